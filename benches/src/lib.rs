@@ -1,0 +1,1 @@
+//! Benchmark support: generators of realistic inputs.

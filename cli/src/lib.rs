@@ -1,0 +1,1 @@
+//! Native host library of bri-archive (skeleton; filled by the commands below).
