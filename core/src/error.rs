@@ -70,7 +70,11 @@ pub enum Error {
 
     /// A size or count in the input exceeds a safety limit.
     #[error("{what} is {value}, more than the limit of {limit}; the input is damaged or hostile")]
-    LimitExceeded { what: String, value: u64, limit: u64 },
+    LimitExceeded {
+        what: String,
+        value: u64,
+        limit: u64,
+    },
 
     /// A caller passed an argument that cannot be used.
     #[error("invalid input: {message}")]
@@ -109,19 +113,30 @@ impl Error {
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
-        Error::InvalidInput { message: message.into() }
+        Error::InvalidInput {
+            message: message.into(),
+        }
     }
 
     pub(crate) fn not_archive(reason: impl Into<String>) -> Self {
-        Error::NotAnArchive { reason: reason.into() }
+        Error::NotAnArchive {
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn unsafe_member(path: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::UnsafeMember { path: path.into(), reason: reason.into() }
+        Error::UnsafeMember {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn limit(what: impl Into<String>, value: u64, limit: u64) -> Self {
-        Error::LimitExceeded { what: what.into(), value, limit }
+        Error::LimitExceeded {
+            what: what.into(),
+            value,
+            limit,
+        }
     }
 }
 

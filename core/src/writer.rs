@@ -1,1 +1,2 @@
 //! TODO
+pub const DEFAULT_FRAME_SIZE: usize = 4 << 20;

@@ -8,7 +8,11 @@ use crate::error::ErrorCode;
 pub enum ParityError {
     /// More shards of a stripe are damaged than its parity can rebuild.
     #[error("stripe {stripe}: {damaged} shards damaged, only {parity} can be rebuilt")]
-    BeyondRepair { stripe: u64, damaged: usize, parity: usize },
+    BeyondRepair {
+        stripe: u64,
+        damaged: usize,
+        parity: usize,
+    },
 }
 
 impl ParityError {

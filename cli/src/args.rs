@@ -1,0 +1,89 @@
+//! The command line of `bri`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bri",
+    version,
+    about = "Archive, verify and restore BRI databases and file sets"
+)]
+pub struct Cli {
+    /// Print one machine-readable JSON document on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No progress bars.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, inspect, verify and extract archive files.
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
+    /// Read a BRI data directory: state at a point in time, chain verification, statistics.
+    #[command(subcommand)]
+    Db(crate::db::DbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArchiveCommand {
+    /// Archive a directory or a list of files into one `.bri.zst` file.
+    CreateFiles(CreateFilesArgs),
+    /// Show an archive's manifest and members (reads only the file's tail and manifest).
+    Inspect(FileArg),
+    /// Check every frame, member checksum and the manifest; exit 0 only when intact.
+    Verify(FileArg),
+    /// Extract every member into a directory (never writes outside it).
+    Extract(ExtractArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateFilesArgs {
+    /// A directory (archived recursively, paths relative to it) or files.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The archive to write (`*.bri.zst`). Refuses to overwrite unless --force.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// zstd level, 1 to 22.
+    #[arg(short, long, default_value_t = 3)]
+    pub level: i32,
+    /// Uncompressed bytes per zstd frame (large members are split), e.g. 4194304.
+    #[arg(long, default_value_t = bri_core::writer::DEFAULT_FRAME_SIZE)]
+    pub frame_size: usize,
+    /// Compression threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Overwrite OUTPUT if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Archive name recorded in the manifest.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FileArg {
+    /// The archive file.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The archive file.
+    pub file: PathBuf,
+    /// Directory to extract into (created if missing; must be empty unless --force).
+    #[arg(long)]
+    pub to: PathBuf,
+    /// Extract only this member (repeatable).
+    #[arg(long = "member")]
+    pub members: Vec<String>,
+    /// Extract into a non-empty directory, overwriting files of the same name.
+    #[arg(long)]
+    pub force: bool,
+}
