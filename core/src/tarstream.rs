@@ -99,7 +99,8 @@ impl TarReader {
     pub fn step<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Option<TarEvent<'a>>)> {
         match self.state {
             State::Header | State::SecondZero => {
-                if self.buf.is_empty() && self.state == State::Header && self.member_start.is_none() {
+                if self.buf.is_empty() && self.state == State::Header && self.member_start.is_none()
+                {
                     self.member_start = Some(self.offset);
                 }
                 let take = (BLOCK - self.buf.len()).min(input.len());
@@ -133,16 +134,25 @@ impl TarReader {
                         if self.pax.is_some() {
                             return Err(Error::corrupted("two pax headers in a row"));
                         }
-                        self.state = State::Pax { remaining: len, pad: ustar::padding(len) };
+                        self.state = State::Pax {
+                            remaining: len,
+                            pad: ustar::padding(len),
+                        };
                         Ok((take, None))
                     }
                     Block::Member(h) => {
                         self.pax = None;
                         self.admit(&h)?;
-                        let offset = self.member_start.take().unwrap_or(self.offset - BLOCK as u64);
+                        let offset = self
+                            .member_start
+                            .take()
+                            .unwrap_or(self.offset - BLOCK as u64);
                         self.current = Some(h.path.clone());
                         self.state = if h.size > 0 {
-                            State::Data { remaining: h.size, pad: ustar::padding(h.size) }
+                            State::Data {
+                                remaining: h.size,
+                                pad: ustar::padding(h.size),
+                            }
                         } else {
                             State::Padding { remaining: 0 }
                         };
@@ -172,7 +182,10 @@ impl TarReader {
                 self.state = if left == 0 {
                     State::Padding { remaining: pad }
                 } else {
-                    State::Data { remaining: left, pad }
+                    State::Data {
+                        remaining: left,
+                        pad,
+                    }
                 };
                 Ok((take, Some(TarEvent::Data(&input[..take]))))
             }
@@ -201,7 +214,11 @@ impl TarReader {
 
     fn admit(&mut self, h: &MemberHeader) -> Result<()> {
         if self.paths.len() >= MAX_MEMBERS {
-            return Err(Error::limit("the number of members", self.paths.len() as u64 + 1, MAX_MEMBERS as u64));
+            return Err(Error::limit(
+                "the number of members",
+                self.paths.len() as u64 + 1,
+                MAX_MEMBERS as u64,
+            ));
         }
         if !self.paths.insert(h.path.clone()) {
             return Err(Error::unsafe_member(&h.path, "duplicate member path"));
@@ -223,6 +240,17 @@ impl TarReader {
         Ok(())
     }
 
+    /// Forget the member in progress and continue as if a new header started at tar offset
+    /// `offset` (used by verify to resume at the next member after a damaged frame).
+    pub fn resync(&mut self, offset: u64) {
+        self.state = State::Header;
+        self.buf.clear();
+        self.pax = None;
+        self.member_start = None;
+        self.current = None;
+        self.offset = offset;
+    }
+
     /// Call when the stream has ended: an error unless the end-of-archive marker was read.
     pub fn finish(&self) -> Result<()> {
         match self.state {
@@ -241,7 +269,13 @@ mod tests {
     use crate::ustar::encode_header;
 
     fn member(path: &str, kind: MemberKind, data: &[u8]) -> Vec<u8> {
-        let h = MemberHeader { path: path.into(), kind, size: data.len() as u64, mode: 0o644, mtime: 1 };
+        let h = MemberHeader {
+            path: path.into(),
+            kind,
+            size: data.len() as u64,
+            mode: 0o644,
+            mtime: 1,
+        };
         let mut v = encode_header(&h).unwrap();
         v.extend_from_slice(data);
         v.resize(v.len() + ustar::padding(data.len() as u64), 0);
@@ -254,7 +288,9 @@ mod tests {
         for c in stream.chunks(chunk.max(1)) {
             r.feed(c, |ev| {
                 match ev {
-                    TarEvent::Member { header, offset } => out.push((header.path, offset, Vec::new())),
+                    TarEvent::Member { header, offset } => {
+                        out.push((header.path, offset, Vec::new()))
+                    }
                     TarEvent::Data(d) => out.last_mut().unwrap().2.extend_from_slice(d),
                     TarEvent::MemberEnd | TarEvent::End => {}
                 }
@@ -271,7 +307,13 @@ mod tests {
         let mut s = member("a.txt", MemberKind::File, b"hello");
         let off_b = s.len() as u64;
         s.extend(member(&long, MemberKind::File, &vec![7u8; 1000]));
-        s.extend(member("c", MemberKind::Link { target: "a.txt".into() }, b""));
+        s.extend(member(
+            "c",
+            MemberKind::Link {
+                target: "a.txt".into(),
+            },
+            b"",
+        ));
         s.extend([0u8; 1024]);
         for chunk in [1, 7, 511, 512, 513, 4096, 1 << 20] {
             let got = collect(&s, chunk).unwrap();
@@ -288,11 +330,31 @@ mod tests {
     fn hostile_streams_are_refused() {
         let end = [0u8; 1024];
         let cases: Vec<Vec<u8>> = vec![
-            [member("a", MemberKind::File, b"1"), member("a", MemberKind::File, b"2"), end.to_vec()].concat(),
-            [member("l", MemberKind::Link { target: "nope".into() }, b""), end.to_vec()].concat(),
+            [
+                member("a", MemberKind::File, b"1"),
+                member("a", MemberKind::File, b"2"),
+                end.to_vec(),
+            ]
+            .concat(),
+            [
+                member(
+                    "l",
+                    MemberKind::Link {
+                        target: "nope".into(),
+                    },
+                    b"",
+                ),
+                end.to_vec(),
+            ]
+            .concat(),
             [member("a", MemberKind::File, b"1")].concat(),
             member("a", MemberKind::File, b"123")[..600].to_vec(),
-            [member("a", MemberKind::File, b"1"), vec![0u8; 512], member("b", MemberKind::File, b"1")].concat(),
+            [
+                member("a", MemberKind::File, b"1"),
+                vec![0u8; 512],
+                member("b", MemberKind::File, b"1"),
+            ]
+            .concat(),
             [member("a", MemberKind::File, b"1"), end.to_vec(), vec![1u8]].concat(),
         ];
         for (i, c) in cases.iter().enumerate() {

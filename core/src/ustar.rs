@@ -152,7 +152,13 @@ pub fn encode_header(m: &MemberHeader) -> Result<Vec<u8>> {
     }
     let mut out = Vec::with_capacity(BLOCK * 3 + pax.len());
     if !pax.is_empty() {
-        let mut x = base_header(PAX_NAME.as_bytes(), &MemberKind::File, pax.len() as u64, 0o644, 0);
+        let mut x = base_header(
+            PAX_NAME.as_bytes(),
+            &MemberKind::File,
+            pax.len() as u64,
+            0o644,
+            0,
+        );
         x.set_entry_type(EntryType::XHeader);
         x.set_cksum();
         out.extend_from_slice(x.as_bytes());
@@ -188,7 +194,10 @@ pub fn parse_pax(data: &[u8]) -> Result<PaxOverrides> {
         if rest.iter().all(|&b| b == 0) {
             break;
         }
-        let sp = rest.iter().position(|&b| b == b' ').ok_or_else(|| bad("record without length"))?;
+        let sp = rest
+            .iter()
+            .position(|&b| b == b' ')
+            .ok_or_else(|| bad("record without length"))?;
         let len: usize = std::str::from_utf8(&rest[..sp])
             .ok()
             .and_then(|s| s.parse().ok())
@@ -196,9 +205,15 @@ pub fn parse_pax(data: &[u8]) -> Result<PaxOverrides> {
         if len <= sp + 1 || len > rest.len() || rest[len - 1] != b'\n' {
             return Err(bad("record length does not match its content"));
         }
-        let rec = std::str::from_utf8(&rest[sp + 1..len - 1]).map_err(|_| bad("record is not UTF-8"))?;
-        let (k, v) = rec.split_once('=').ok_or_else(|| bad("record without `=`"))?;
-        let num = |v: &str| v.parse::<u64>().map_err(|_| bad("number field is not a number"));
+        let rec =
+            std::str::from_utf8(&rest[sp + 1..len - 1]).map_err(|_| bad("record is not UTF-8"))?;
+        let (k, v) = rec
+            .split_once('=')
+            .ok_or_else(|| bad("record without `=`"))?;
+        let num = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| bad("number field is not a number"))
+        };
         match k {
             "path" => o.path = Some(v.to_string()),
             "linkpath" => o.linkpath = Some(v.to_string()),
@@ -235,16 +250,29 @@ pub fn parse_block(block: &[u8], pax: Option<&PaxOverrides>) -> Result<Block> {
     let bad = |why: String| Error::corrupted(format!("tar header: {why}"));
     let magic = &block[257..263];
     if magic != b"ustar\0" && magic != b"ustar " {
-        return Err(bad("not a ustar header (bad magic); the data is not a tar stream".into()));
+        return Err(bad(
+            "not a ustar header (bad magic); the data is not a tar stream".into(),
+        ));
     }
-    let stored = h.cksum().map_err(|e| bad(format!("checksum field unreadable: {e}")))?;
-    let unsigned: u32 = block[..148].iter().chain([b' '; 8].iter()).chain(block[156..].iter()).map(|&b| u32::from(b)).sum();
+    let stored = h
+        .cksum()
+        .map_err(|e| bad(format!("checksum field unreadable: {e}")))?;
+    let unsigned: u32 = block[..148]
+        .iter()
+        .chain([b' '; 8].iter())
+        .chain(block[156..].iter())
+        .map(|&b| u32::from(b))
+        .sum();
     if stored != unsigned {
-        return Err(bad(format!("header checksum {stored} does not match its bytes ({unsigned})")));
+        return Err(bad(format!(
+            "header checksum {stored} does not match its bytes ({unsigned})"
+        )));
     }
     let raw_path = String::from_utf8(h.path_bytes().into_owned())
         .map_err(|_| bad("member path is not UTF-8".into()))?;
-    let size_field = h.size().map_err(|e| bad(format!("size field unreadable: {e}")))?;
+    let size_field = h
+        .size()
+        .map_err(|e| bad(format!("size field unreadable: {e}")))?;
     let ty = h.entry_type();
     if ty == EntryType::XHeader {
         if size_field > MAX_PAX {
@@ -260,8 +288,12 @@ pub fn parse_block(block: &[u8], pax: Option<&PaxOverrides>) -> Result<Block> {
         EntryType::Link => {
             let target = match pax.and_then(|p| p.linkpath.clone()) {
                 Some(t) => t,
-                None => String::from_utf8(h.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default())
-                    .map_err(|_| bad("link target is not UTF-8".into()))?,
+                None => String::from_utf8(
+                    h.link_name_bytes()
+                        .map(|c| c.into_owned())
+                        .unwrap_or_default(),
+                )
+                .map_err(|_| bad("link target is not UTF-8".into()))?,
             };
             MemberKind::Link { target }
         }
@@ -272,14 +304,24 @@ pub fn parse_block(block: &[u8], pax: Option<&PaxOverrides>) -> Result<Block> {
         EntryType::GNULongName | EntryType::GNULongLink => {
             return refuse("GNU long-name entries are not supported (bri writes pax)")
         }
-        other => return Err(Error::unsafe_member(path.clone(), format!("unsupported tar entry type {:?}", other.as_byte() as char))),
+        other => {
+            return Err(Error::unsafe_member(
+                path.clone(),
+                format!("unsupported tar entry type {:?}", other.as_byte() as char),
+            ))
+        }
     };
     let size = pax.and_then(|p| p.size).unwrap_or(size_field);
     let mtime = match pax.and_then(|p| p.mtime) {
         Some(t) => t,
-        None => h.mtime().map_err(|e| bad(format!("mtime field unreadable: {e}")))?,
+        None => h
+            .mtime()
+            .map_err(|e| bad(format!("mtime field unreadable: {e}")))?,
     };
-    let mode = h.mode().map_err(|e| bad(format!("mode field unreadable: {e}")))? & 0o7777;
+    let mode = h
+        .mode()
+        .map_err(|e| bad(format!("mode field unreadable: {e}")))?
+        & 0o7777;
     let path = match kind {
         MemberKind::Dir => path.strip_suffix('/').unwrap_or(&path).to_string(),
         _ => path,
@@ -289,9 +331,17 @@ pub fn parse_block(block: &[u8], pax: Option<&PaxOverrides>) -> Result<Block> {
         check_path(target)?;
     }
     if kind != MemberKind::File && size != 0 {
-        return Err(bad(format!("{path}: link or directory with a size of {size}")));
+        return Err(bad(format!(
+            "{path}: link or directory with a size of {size}"
+        )));
     }
-    Ok(Block::Member(MemberHeader { path, kind, size, mode, mtime }))
+    Ok(Block::Member(MemberHeader {
+        path,
+        kind,
+        size,
+        mode,
+        mtime,
+    }))
 }
 
 #[cfg(test)]
@@ -299,7 +349,13 @@ mod tests {
     use super::*;
 
     fn file(path: &str, size: u64) -> MemberHeader {
-        MemberHeader { path: path.into(), kind: MemberKind::File, size, mode: 0o644, mtime: 1_700_000_000 }
+        MemberHeader {
+            path: path.into(),
+            kind: MemberKind::File,
+            size,
+            mode: 0o644,
+            mtime: 1_700_000_000,
+        }
     }
 
     #[test]
@@ -341,7 +397,18 @@ mod tests {
 
     #[test]
     fn unsafe_paths_are_refused() {
-        for p in ["", "/etc/x", "../x", "a/../../x", "a//b", "./a", "a/", "C:/x", "a\\b", "a\0b"] {
+        for p in [
+            "",
+            "/etc/x",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a/",
+            "C:/x",
+            "a\\b",
+            "a\0b",
+        ] {
             assert!(check_path(p).is_err(), "{p:?} accepted");
         }
         for p in ["a", "a/b.c", "wal/000001.wal", ".hidden", "..x", "x.."] {
@@ -351,7 +418,12 @@ mod tests {
 
     #[test]
     fn symlinks_and_devices_are_refused() {
-        for ty in [EntryType::Symlink, EntryType::Char, EntryType::Block, EntryType::Fifo] {
+        for ty in [
+            EntryType::Symlink,
+            EntryType::Char,
+            EntryType::Block,
+            EntryType::Fifo,
+        ] {
             let mut h = Header::new_ustar();
             h.set_path("x").unwrap();
             h.set_entry_type(ty);
@@ -366,6 +438,9 @@ mod tests {
     fn bad_checksum_is_corruption() {
         let mut b = encode_header(&file("a", 1)).unwrap();
         b[0] = b'b';
-        assert_eq!(parse_block(&b, None).unwrap_err().code(), crate::ErrorCode::ArchiveCorrupted);
+        assert_eq!(
+            parse_block(&b, None).unwrap_err().code(),
+            crate::ErrorCode::ArchiveCorrupted
+        );
     }
 }

@@ -1,2 +1,594 @@
-//! TODO
+//! Sans-IO archive writer.
+//!
+//! Members go in (metadata, then content in chunks of any size); the writer turns them into a
+//! tar stream cut into frames, hands each frame out as a [`FrameJob`] that the host compresses
+//! on whatever thread it likes ([`FrameJob::run`]), takes the [`CompressedFrame`]s back in any
+//! order, and gives out the file's bytes strictly in order ([`ArchiveWriter::next_output`]).
+//! After [`ArchiveWriter::finish`] it adds `checksums.sha256`, then `manifest.json` (written
+//! once every earlier frame is back, so it can record compressed sizes) with the tar
+//! end-of-archive marker, and finally the seek table.
+//!
+//! Memory: the writer holds at most one frame being filled plus the jobs and finished frames
+//! the host has not collected; a host that collects after every `write` keeps memory bounded
+//! by (frames in flight x frame size), independent of the input size.
+//!
+//! ```
+//! use bri_core::writer::{ArchiveWriter, MemberMeta, WriterOptions};
+//! use bri_core::codec::PureZstd;
+//! let mut w = ArchiveWriter::new(WriterOptions::files("arc_example", 0)).unwrap();
+//! let mut file = Vec::new();
+//! w.add_file(MemberMeta::file("hello.txt", 5, 0o644, 0), b"hello", &PureZstd, &mut |b| file.extend_from_slice(b)).unwrap();
+//! w.finish().unwrap();
+//! w.pump_inline(&PureZstd, &mut |b| file.extend_from_slice(b)).unwrap();
+//! assert!(w.is_done());
+//! ```
+
+use crate::checksums::{self, CHECKSUMS_NAME};
+use crate::codec::{self, Codec};
+use crate::error::{Error, Result};
+use crate::manifest::{
+    self, ArchiveKind, Compression, Integrity, Manifest, MemberEntry, Retention, Totals,
+    MANIFEST_NAME,
+};
+use crate::seek::{self, SeekEntry};
+use crate::ustar::{self, MemberHeader, MemberKind, BLOCK};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+/// Default uncompressed bytes per frame.
 pub const DEFAULT_FRAME_SIZE: usize = 4 << 20;
+/// Smallest frame size accepted.
+pub const MIN_FRAME_SIZE: usize = 64 << 10;
+/// Largest frame size accepted.
+pub const MAX_FRAME_SIZE: usize = 64 << 20;
+
+/// Settings of one archive.
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    pub archive_id: String,
+    pub kind: ArchiveKind,
+    pub name: Option<String>,
+    /// "Now", from the host's clock, in Unix milliseconds.
+    pub created_at_ms: i64,
+    /// zstd level, 1..=22.
+    pub level: i32,
+    /// Uncompressed bytes per frame.
+    pub frame_size: usize,
+    /// Name of the codec the host compresses with (recorded in the manifest).
+    pub codec: String,
+    pub retention: Retention,
+    pub bri: Option<serde_json::Value>,
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl WriterOptions {
+    /// Defaults for a file-set archive: level 3, 4 MiB frames, native codec name.
+    pub fn files(archive_id: &str, created_at_ms: i64) -> Self {
+        WriterOptions {
+            archive_id: archive_id.to_string(),
+            kind: ArchiveKind::Files,
+            name: None,
+            created_at_ms,
+            level: 3,
+            frame_size: DEFAULT_FRAME_SIZE,
+            codec: codec::default_codec().name().to_string(),
+            retention: Retention::default(),
+            bri: None,
+            extra: serde_json::Map::new(),
+        }
+    }
+}
+
+/// A member to add.
+#[derive(Debug, Clone)]
+pub struct MemberMeta {
+    pub path: String,
+    pub kind: MemberKind,
+    /// Exact content length (0 for links and directories).
+    pub size: u64,
+    pub mode: u32,
+    /// Seconds since the Unix epoch.
+    pub mtime: u64,
+}
+
+impl MemberMeta {
+    pub fn file(path: &str, size: u64, mode: u32, mtime: u64) -> Self {
+        MemberMeta {
+            path: path.to_string(),
+            kind: MemberKind::File,
+            size,
+            mode,
+            mtime,
+        }
+    }
+    pub fn link(path: &str, target: &str, mode: u32, mtime: u64) -> Self {
+        MemberMeta {
+            path: path.to_string(),
+            kind: MemberKind::Link {
+                target: target.to_string(),
+            },
+            size: 0,
+            mode,
+            mtime,
+        }
+    }
+}
+
+/// Uncompressed bytes of one frame, to be compressed by the host.
+#[derive(Debug)]
+pub struct FrameJob {
+    pub seq: u32,
+    pub level: i32,
+    pub data: Vec<u8>,
+}
+
+/// A frame compressed by the host, ready to be handed back with [`ArchiveWriter::submit`].
+#[derive(Debug)]
+pub struct CompressedFrame {
+    pub seq: u32,
+    pub bytes: Vec<u8>,
+    pub decompressed: u32,
+    pub checksum: u32,
+}
+
+impl FrameJob {
+    /// Compress this job (pure CPU; call it on any thread).
+    pub fn run(self, codec: &dyn Codec) -> Result<CompressedFrame> {
+        let bytes = codec.compress(&self.data, self.level)?;
+        Ok(CompressedFrame {
+            seq: self.seq,
+            decompressed: self.data.len() as u32,
+            checksum: seek::frame_checksum(&self.data),
+            bytes,
+        })
+    }
+}
+
+struct Current {
+    index: usize,
+    size: u64,
+    written: u64,
+    hasher: Sha256,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Members,
+    /// `finish` was called; the manifest job is issued once every earlier frame is back.
+    AwaitManifest,
+    ManifestIssued,
+    Done,
+}
+
+/// The writer. See the module docs.
+pub struct ArchiveWriter {
+    opts: WriterOptions,
+    frame: Vec<u8>,
+    frame_owner: Vec<u32>,
+    next_seq: u32,
+    jobs: VecDeque<FrameJob>,
+    finished: BTreeMap<u32, CompressedFrame>,
+    next_out: u32,
+    output: VecDeque<Vec<u8>>,
+    seek: Vec<SeekEntry>,
+    tar_offset: u64,
+    members: Vec<MemberEntry>,
+    digests: Vec<[u8; 32]>,
+    by_path: HashMap<String, usize>,
+    current: Option<Current>,
+    phase: Phase,
+    manifest: Option<Manifest>,
+    compressed_bytes: u64,
+}
+
+impl ArchiveWriter {
+    pub fn new(opts: WriterOptions) -> Result<Self> {
+        codec::check_level(opts.level)?;
+        if !(MIN_FRAME_SIZE..=MAX_FRAME_SIZE).contains(&opts.frame_size) {
+            return Err(Error::invalid(format!(
+                "frame size {} is outside {MIN_FRAME_SIZE}..={MAX_FRAME_SIZE} bytes",
+                opts.frame_size
+            )));
+        }
+        if opts.archive_id.is_empty() || opts.archive_id.len() > 200 {
+            return Err(Error::invalid("archive id must be 1 to 200 characters"));
+        }
+        Ok(ArchiveWriter {
+            frame: Vec::new(),
+            frame_owner: Vec::new(),
+            next_seq: 0,
+            jobs: VecDeque::new(),
+            finished: BTreeMap::new(),
+            next_out: 0,
+            output: VecDeque::new(),
+            seek: Vec::new(),
+            tar_offset: 0,
+            members: Vec::new(),
+            digests: Vec::new(),
+            by_path: HashMap::new(),
+            current: None,
+            phase: Phase::Members,
+            manifest: None,
+            compressed_bytes: 0,
+            opts,
+        })
+    }
+
+    /// Start a member. Its content (exactly `meta.size` bytes) follows with [`Self::write`],
+    /// then [`Self::end_member`].
+    pub fn begin_member(&mut self, meta: MemberMeta) -> Result<()> {
+        if self.phase != Phase::Members {
+            return Err(Error::invalid("begin_member after finish"));
+        }
+        if self.current.is_some() {
+            return Err(Error::invalid("begin_member while another member is open"));
+        }
+        if meta.path == CHECKSUMS_NAME || meta.path == MANIFEST_NAME {
+            return Err(Error::invalid(format!(
+                "{:?} is a reserved name inside archives; rename the file or archive its directory",
+                meta.path
+            )));
+        }
+        self.begin_inner(meta)
+    }
+
+    fn begin_inner(&mut self, meta: MemberMeta) -> Result<()> {
+        ustar::check_path(&meta.path)?;
+        if self.by_path.contains_key(&meta.path) {
+            return Err(Error::invalid(format!("{:?} is added twice", meta.path)));
+        }
+        let mut link_digest = None;
+        if let MemberKind::Link { target } = &meta.kind {
+            match self.by_path.get(target) {
+                Some(&i) if self.members[i].kind == MemberKind::File => {
+                    link_digest = Some(self.digests[i])
+                }
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "{:?} links to {target:?}, which is not an earlier regular member",
+                        meta.path
+                    )))
+                }
+            }
+            if meta.size != 0 {
+                return Err(Error::invalid("a hard link has no content (size 0)"));
+            }
+        }
+        if meta.kind == MemberKind::Dir && meta.size != 0 {
+            return Err(Error::invalid("a directory has no content (size 0)"));
+        }
+        // Every member starts a new frame.
+        self.flush_frame();
+        let header = ustar::encode_header(&MemberHeader {
+            path: meta.path.clone(),
+            kind: meta.kind.clone(),
+            size: meta.size,
+            mode: meta.mode,
+            mtime: meta.mtime,
+        })?;
+        let index = self.members.len();
+        self.members.push(MemberEntry {
+            path: meta.path.clone(),
+            kind: meta.kind.clone(),
+            size: meta.size,
+            mode: meta.mode & 0o7777,
+            mtime: meta.mtime,
+            sha256: String::new(),
+            tar_offset: self.tar_offset,
+            first_frame: self.next_seq,
+            frame_count: 0,
+            compressed_size: 0,
+        });
+        self.digests.push(link_digest.unwrap_or([0; 32]));
+        self.by_path.insert(meta.path, index);
+        self.push_tar(&header);
+        self.current = Some(Current {
+            index,
+            size: meta.size,
+            written: 0,
+            hasher: Sha256::new(),
+        });
+        Ok(())
+    }
+
+    /// Content of the open member, in chunks of any size.
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        let cur = self
+            .current
+            .as_mut()
+            .ok_or_else(|| Error::invalid("write without an open member"))?;
+        if cur.written + data.len() as u64 > cur.size {
+            let path = self.members[cur.index].path.clone();
+            return Err(Error::invalid(format!(
+                "{path:?} grew while being archived: more than the {} bytes announced",
+                cur.size
+            )));
+        }
+        cur.written += data.len() as u64;
+        cur.hasher.update(data);
+        self.push_tar(data);
+        Ok(())
+    }
+
+    /// Close the open member; its content must have been exactly `size` bytes.
+    pub fn end_member(&mut self) -> Result<&MemberEntry> {
+        let cur = self
+            .current
+            .take()
+            .ok_or_else(|| Error::invalid("end_member without an open member"))?;
+        if cur.written != cur.size {
+            let path = self.members[cur.index].path.clone();
+            return Err(Error::invalid(format!(
+                "{path:?} changed while being archived: {} bytes read, {} announced",
+                cur.written, cur.size
+            )));
+        }
+        if self.members[cur.index].kind == MemberKind::File {
+            self.digests[cur.index] = cur.hasher.finalize().into();
+        }
+        let pad = ustar::padding(cur.size);
+        self.push_tar(&[0u8; BLOCK][..pad]);
+        let m = &mut self.members[cur.index];
+        m.sha256 = hex::encode(self.digests[cur.index]);
+        Ok(&self.members[cur.index])
+    }
+
+    /// Add a whole member in one call and collect what is ready (convenience for small
+    /// content; compresses inline with `codec`).
+    pub fn add_file(
+        &mut self,
+        meta: MemberMeta,
+        content: &[u8],
+        codec: &dyn Codec,
+        out: &mut dyn FnMut(&[u8]),
+    ) -> Result<()> {
+        self.begin_member(meta)?;
+        self.write(content)?;
+        self.end_member()?;
+        self.pump_inline(codec, out)
+    }
+
+    fn push_tar(&mut self, mut data: &[u8]) {
+        self.tar_offset += data.len() as u64;
+        while !data.is_empty() {
+            let room = self.opts.frame_size - self.frame.len();
+            let take = room.min(data.len());
+            if self.frame.capacity() == 0 {
+                self.frame
+                    .reserve(self.opts.frame_size.min(take.max(BLOCK * 2)));
+            }
+            self.frame.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.frame.len() == self.opts.frame_size {
+                self.flush_frame();
+            }
+        }
+    }
+
+    fn flush_frame(&mut self) {
+        if self.frame.is_empty() {
+            return;
+        }
+        let data = std::mem::take(&mut self.frame);
+        let owner = self.members.len().saturating_sub(1) as u32;
+        self.frame_owner.push(owner);
+        if let Some(m) = self.members.last_mut() {
+            m.frame_count += 1;
+        }
+        self.jobs.push_back(FrameJob {
+            seq: self.next_seq,
+            level: self.opts.level,
+            data,
+        });
+        self.next_seq += 1;
+    }
+
+    /// No more members: the writer adds `checksums.sha256`, then (once every frame is back)
+    /// the manifest and the seek table.
+    pub fn finish(&mut self) -> Result<()> {
+        if self.phase != Phase::Members {
+            return Err(Error::invalid("finish called twice"));
+        }
+        if self.current.is_some() {
+            return Err(Error::invalid("finish while a member is open"));
+        }
+        let text = checksums::render(
+            self.members
+                .iter()
+                .zip(self.digests.iter())
+                .map(|(m, d)| (m.path.as_str(), d)),
+        );
+        let mtime = (self.opts.created_at_ms.max(0) / 1000) as u64;
+        self.begin_inner(MemberMeta::file(
+            CHECKSUMS_NAME,
+            text.len() as u64,
+            0o644,
+            mtime,
+        ))?;
+        self.write(text.as_bytes())?;
+        self.end_member()?;
+        self.flush_frame();
+        self.phase = Phase::AwaitManifest;
+        self.maybe_issue_manifest()
+    }
+
+    fn maybe_issue_manifest(&mut self) -> Result<()> {
+        if self.phase != Phase::AwaitManifest || self.next_out != self.next_seq {
+            return Ok(());
+        }
+        let totals = Totals {
+            members: self.members.len() as u64,
+            content_bytes: self.members.iter().map(|m| m.size).sum(),
+            compressed_bytes: self.compressed_bytes,
+            frames: self.next_seq,
+        };
+        let o = &self.opts;
+        let manifest = Manifest {
+            format: manifest::FORMAT_NAME.to_string(),
+            format_version: manifest::MANIFEST_VERSION,
+            archive_id: o.archive_id.clone(),
+            kind: o.kind,
+            name: o.name.clone(),
+            created_at: manifest::rfc3339_ms(o.created_at_ms),
+            created_at_ms: o.created_at_ms,
+            writer: format!("bri-core {}", crate::VERSION),
+            retention: o.retention.clone(),
+            compression: Compression {
+                algorithm: "zstd".into(),
+                level: o.level,
+                frame_size: o.frame_size as u64,
+                codec: o.codec.clone(),
+            },
+            integrity: Integrity {
+                algorithm: "sha256".into(),
+                frame_checksum: "xxh64-low32".into(),
+            },
+            error_correction: None,
+            members: self.members.clone(),
+            totals,
+            bri: o.bri.clone(),
+            extra: o.extra.clone(),
+        };
+        let json = manifest.to_json();
+        if json.len() > manifest::MAX_MANIFEST {
+            return Err(Error::limit(
+                "manifest.json size",
+                json.len() as u64,
+                manifest::MAX_MANIFEST as u64,
+            ));
+        }
+        // The manifest frame: header, JSON, padding and the end-of-archive marker, always one
+        // frame whatever its size, so readers find it as the last data frame.
+        let mtime = (o.created_at_ms.max(0) / 1000) as u64;
+        let mut data = ustar::encode_header(&MemberHeader {
+            path: MANIFEST_NAME.into(),
+            kind: MemberKind::File,
+            size: json.len() as u64,
+            mode: 0o644,
+            mtime,
+        })?;
+        data.extend_from_slice(&json);
+        data.resize(
+            data.len() + ustar::padding(json.len() as u64) + 2 * BLOCK,
+            0,
+        );
+        self.tar_offset += data.len() as u64;
+        self.frame_owner.push(u32::MAX);
+        self.jobs.push_back(FrameJob {
+            seq: self.next_seq,
+            level: o.level,
+            data,
+        });
+        self.next_seq += 1;
+        self.manifest = Some(manifest);
+        self.phase = Phase::ManifestIssued;
+        Ok(())
+    }
+
+    /// The next frame to compress, if any.
+    pub fn next_job(&mut self) -> Option<FrameJob> {
+        self.jobs.pop_front()
+    }
+
+    /// Number of frames handed out with [`Self::next_job`] and not yet submitted back.
+    pub fn in_flight(&self) -> usize {
+        (self.next_seq - self.next_out) as usize - self.jobs.len() - self.finished.len()
+    }
+
+    /// Hand back a compressed frame (any order).
+    pub fn submit(&mut self, frame: CompressedFrame) -> Result<()> {
+        if frame.seq < self.next_out
+            || frame.seq >= self.next_seq
+            || self.finished.contains_key(&frame.seq)
+        {
+            return Err(Error::invalid(format!(
+                "frame {} was not expected",
+                frame.seq
+            )));
+        }
+        self.finished.insert(frame.seq, frame);
+        while let Some(f) = self.finished.remove(&self.next_out) {
+            let compressed = f.bytes.len() as u64;
+            self.seek.push(SeekEntry {
+                compressed: u32::try_from(compressed)
+                    .map_err(|_| Error::invalid("frame over 4 GiB"))?,
+                decompressed: f.decompressed,
+                checksum: f.checksum,
+            });
+            let owner = self.frame_owner[self.next_out as usize];
+            if owner != u32::MAX {
+                self.members[owner as usize].compressed_size += compressed;
+                self.compressed_bytes += compressed;
+            }
+            self.output.push_back(f.bytes);
+            self.next_out += 1;
+        }
+        if self.phase == Phase::AwaitManifest {
+            self.maybe_issue_manifest()?;
+        }
+        if self.phase == Phase::ManifestIssued && self.next_out == self.next_seq {
+            self.output.push_back(seek::encode(&self.seek));
+            self.phase = Phase::Done;
+        }
+        Ok(())
+    }
+
+    /// The next bytes of the file, in order.
+    pub fn next_output(&mut self) -> Option<Vec<u8>> {
+        self.output.pop_front()
+    }
+
+    /// Compress every pending job on this thread and pass all ready output to `out`.
+    pub fn pump_inline(&mut self, codec: &dyn Codec, out: &mut dyn FnMut(&[u8])) -> Result<()> {
+        loop {
+            while let Some(job) = self.next_job() {
+                let f = job.run(codec)?;
+                self.submit(f)?;
+            }
+            while let Some(b) = self.next_output() {
+                out(&b);
+            }
+            if self.jobs.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// True when every byte of the file has been handed out by [`Self::next_output`]
+    /// (or is waiting there).
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// The manifest (available once the manifest frame was issued).
+    pub fn manifest(&self) -> Option<&Manifest> {
+        self.manifest.as_ref()
+    }
+
+    /// The seek table entries of the frames written so far.
+    pub fn seek_entries(&self) -> &[SeekEntry] {
+        &self.seek
+    }
+}
+
+/// Build a whole archive in memory from `(meta, content)` pairs (tests, test vectors, wasm).
+pub fn archive_to_vec(
+    opts: WriterOptions,
+    members: &[(MemberMeta, &[u8])],
+    codec: &dyn Codec,
+) -> Result<(Vec<u8>, Manifest)> {
+    let mut w = ArchiveWriter::new(opts)?;
+    let mut file = Vec::new();
+    for (meta, content) in members {
+        w.add_file(meta.clone(), content, codec, &mut |b| {
+            file.extend_from_slice(b)
+        })?;
+    }
+    w.finish()?;
+    w.pump_inline(codec, &mut |b| file.extend_from_slice(b))?;
+    let manifest = w
+        .manifest
+        .take()
+        .ok_or_else(|| Error::invalid("archive not finished"))?;
+    Ok((file, manifest))
+}

@@ -74,8 +74,10 @@ impl Codec for NativeZstd {
         check_level(level)?;
         let fail = |e: std::io::Error| Error::invalid(format!("zstd compression failed: {e}"));
         let mut c = zstd::bulk::Compressor::new(level).map_err(fail)?;
-        c.set_parameter(CParameter::ChecksumFlag(true)).map_err(fail)?;
-        c.set_parameter(CParameter::ContentSizeFlag(true)).map_err(fail)?;
+        c.set_parameter(CParameter::ChecksumFlag(true))
+            .map_err(fail)?;
+        c.set_parameter(CParameter::ContentSizeFlag(true))
+            .map_err(fail)?;
         c.compress(data).map_err(fail)
     }
 
@@ -84,7 +86,8 @@ impl Codec for NativeZstd {
         check_expected(expected_len)?;
         let fail = |e: std::io::Error| Error::corrupted(format!("zstd frame does not decode: {e}"));
         let mut d = zstd::bulk::Decompressor::new().map_err(fail)?;
-        d.set_parameter(DParameter::WindowLogMax(MAX_WINDOW.trailing_zeros())).map_err(fail)?;
+        d.set_parameter(DParameter::WindowLogMax(MAX_WINDOW.trailing_zeros()))
+            .map_err(fail)?;
         // One byte of slack: a frame decoding to more than expected fills it and is caught.
         let mut out = Vec::with_capacity(expected_len + 1);
         let n = d.decompress_to_buffer(frame, &mut out).map_err(fail)?;
@@ -110,7 +113,10 @@ impl Codec for PureZstd {
     fn compress(&self, data: &[u8], level: i32) -> Result<Vec<u8>> {
         check_level(level)?;
         // Only `Fastest` and `Uncompressed` are implemented by ruzstd 0.9; the others panic.
-        Ok(ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest))
+        Ok(ruzstd::encoding::compress_to_vec(
+            data,
+            ruzstd::encoding::CompressionLevel::Fastest,
+        ))
     }
 
     fn decompress(&self, frame: &[u8], expected_len: usize) -> Result<Vec<u8>> {
@@ -126,6 +132,16 @@ impl Codec for PureZstd {
                 "zstd frame decodes to {}{n} bytes, the seek table says {expected_len}",
                 if n > expected_len { "more than " } else { "" }
             )));
+        }
+        // ruzstd reads the frame's content checksum but does not compare it; libzstd does.
+        if let (Some(stored), Some(computed)) =
+            (dec.get_checksum_from_data(), dec.get_calculated_checksum())
+        {
+            if stored != computed {
+                return Err(Error::corrupted(
+                    "zstd frame content checksum does not match",
+                ));
+            }
         }
         out.truncate(n);
         Ok(out)
@@ -151,7 +167,9 @@ mod tests {
     fn sample() -> Vec<u8> {
         let mut v = Vec::new();
         for i in 0..20_000u32 {
-            v.extend_from_slice(format!("{i}|{:08x}|{{\"action\":\"SET\"}}\n", i * 7919).as_bytes());
+            v.extend_from_slice(
+                format!("{i}|{:08x}|{{\"action\":\"SET\"}}\n", i * 7919).as_bytes(),
+            );
         }
         v
     }
@@ -163,7 +181,10 @@ mod tests {
         assert!(f.len() < data.len() / 2);
         assert_eq!(PureZstd.decompress(&f, data.len()).unwrap(), data);
         // Claiming fewer bytes than the frame holds is refused (bomb guard), and more too.
-        assert_eq!(PureZstd.decompress(&f, 100).unwrap_err().code(), crate::ErrorCode::ArchiveCorrupted);
+        assert_eq!(
+            PureZstd.decompress(&f, 100).unwrap_err().code(),
+            crate::ErrorCode::ArchiveCorrupted
+        );
         assert!(PureZstd.decompress(&f, data.len() + 5).is_err());
         assert!(PureZstd.decompress(&f, MAX_FRAME_DECOMPRESSED + 1).is_err());
         assert!(PureZstd.decompress(b"garbage!", 10).is_err());
