@@ -1,0 +1,179 @@
+//! Streaming parity encoder: data-region bytes in, parity frames out, memory bounded by one
+//! stripe's parity (`m * shard_size`) plus one shard.
+
+use super::format::{encode_index, shard_hash, ParityHeader, PARITY_FRAME_HEADER_LEN};
+use super::index::ParityIndex;
+use super::layout::ParityLayout;
+use super::ParityError;
+use crate::seek::SeekEntry;
+use reed_solomon_erasure::galois_8::ReedSolomon;
+use std::collections::VecDeque;
+
+/// Computes the parity of a data region while it is written.
+///
+/// ```text
+/// let mut enc = ParityEncoder::new(layout)?;
+/// for chunk in data_region { out.write(chunk); enc.feed(chunk);
+///     while let Some(f) = enc.poll_frame() { spill.write(&f) } }
+/// let tail = enc.finish(&data_frame_entries)?;
+/// out.write(&tail.head); copy spill to out; out.write(&tail.tail);
+/// ```
+pub struct ParityEncoder {
+    layout: ParityLayout,
+    rs: ReedSolomon,
+    shard: Vec<u8>,
+    shard_in_stripe: usize,
+    stripe: u64,
+    parity: Vec<Vec<u8>>,
+    hashes: Vec<u64>,
+    stripe_hashes: Vec<u64>,
+    ready: VecDeque<Vec<u8>>,
+    fed: u64,
+}
+
+/// What [`ParityEncoder::finish`] returns: the bytes that complete the file.
+///
+/// The finished file is: the data region, then [`head`](Self::head), then every frame
+/// returned by [`ParityEncoder::poll_frame`] in order, then [`tail`](Self::tail).
+#[derive(Debug, Clone)]
+pub struct ParityTail {
+    /// Index copy 1: written right after the data region, before the polled frames.
+    pub head: Vec<u8>,
+    /// Parity frames not yet polled, index copy 2, and the seek table (the last bytes).
+    pub tail: Vec<u8>,
+    /// Every entry of the seek table, in file order (data frames, index copy 1, parity
+    /// frames, index copy 2).
+    pub seek_entries: Vec<SeekEntry>,
+    /// The decoded index (layout, data length, geometry) of the file just written.
+    pub index: ParityIndex,
+}
+
+impl ParityEncoder {
+    pub fn new(layout: ParityLayout) -> crate::Result<Self> {
+        layout.validate()?;
+        let rs = ReedSolomon::new(usize::from(layout.k), usize::from(layout.m))
+            .map_err(|e| ParityError::invalid(format!("reed-solomon: {e:?}")))?;
+        let s = layout.shard_size as usize;
+        Ok(ParityEncoder {
+            layout,
+            rs,
+            shard: Vec::with_capacity(s),
+            shard_in_stripe: 0,
+            stripe: 0,
+            parity: vec![vec![0u8; s]; usize::from(layout.m)],
+            hashes: Vec::new(),
+            stripe_hashes: Vec::with_capacity(usize::from(layout.k)),
+            ready: VecDeque::new(),
+            fed: 0,
+        })
+    }
+
+    pub fn layout(&self) -> ParityLayout {
+        self.layout
+    }
+
+    /// Bytes of the data region fed so far.
+    pub fn data_len(&self) -> u64 {
+        self.fed
+    }
+
+    /// Feed the next bytes of the data region, exactly as they are written to the file.
+    pub fn feed(&mut self, mut bytes: &[u8]) {
+        self.fed += bytes.len() as u64;
+        let s = self.layout.shard_size as usize;
+        while !bytes.is_empty() {
+            let n = (s - self.shard.len()).min(bytes.len());
+            self.shard.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            if self.shard.len() == s {
+                self.shard_done();
+            }
+        }
+    }
+
+    /// Take the next complete parity frame, to be appended (after [`ParityTail::head`]) in
+    /// the order returned.
+    pub fn poll_frame(&mut self) -> Option<Vec<u8>> {
+        self.ready.pop_front()
+    }
+
+    fn shard_done(&mut self) {
+        let s = self.layout.shard_size as usize;
+        self.shard.resize(s, 0);
+        self.stripe_hashes.push(shard_hash(&self.shard, s));
+        self.rs
+            .encode_single_sep(self.shard_in_stripe, &self.shard, &mut self.parity)
+            .expect("shard and parity buffers have the layout's sizes");
+        self.shard.clear();
+        self.shard_in_stripe += 1;
+        if self.shard_in_stripe == usize::from(self.layout.k) {
+            self.emit_stripe();
+        }
+    }
+
+    fn emit_stripe(&mut self) {
+        let ks = self.shard_in_stripe;
+        let ms = self.layout.parity_for(ks);
+        let s = self.layout.shard_size as usize;
+        let header = ParityHeader {
+            k: self.layout.k,
+            m: self.layout.m,
+            ms: ms as u16,
+            shard_size: self.layout.shard_size,
+            ks: ks as u32,
+            stripe: self.stripe,
+        };
+        let mut frame = Vec::with_capacity(PARITY_FRAME_HEADER_LEN + ms * s);
+        frame.extend_from_slice(&header.encode());
+        self.hashes.append(&mut self.stripe_hashes);
+        for p in &self.parity[..ms] {
+            frame.extend_from_slice(p);
+            self.hashes.push(shard_hash(p, s));
+        }
+        self.ready.push_back(frame);
+        self.shard_in_stripe = 0;
+        self.stripe += 1;
+    }
+
+    /// Complete the parity after the last data-region byte was fed. `data_frames` are the
+    /// seek-table entries of the data region's frames, in order; their compressed sizes must
+    /// add up to the bytes fed.
+    pub fn finish(mut self, data_frames: &[SeekEntry]) -> crate::Result<ParityTail> {
+        let total: u64 = data_frames.iter().map(|e| u64::from(e.compressed)).sum();
+        if total != self.fed {
+            return Err(ParityError::invalid(format!(
+                "the data frames add up to {total} bytes but {} bytes were fed",
+                self.fed
+            ))
+            .into());
+        }
+        if !self.shard.is_empty() {
+            self.shard_done();
+        }
+        if self.shard_in_stripe > 0 {
+            self.emit_stripe();
+        }
+        let index_frame = encode_index(&self.layout, self.fed, data_frames, &self.hashes);
+        let index = ParityIndex::from_parts(
+            self.layout,
+            self.fed,
+            data_frames.to_vec(),
+            std::mem::take(&mut self.hashes),
+            index_frame.len() as u64,
+        )?;
+        let seek_entries = index.seek_entries();
+        let seek_table = crate::seek::encode(&seek_entries);
+        let mut tail = Vec::new();
+        for f in self.ready.drain(..) {
+            tail.extend_from_slice(&f);
+        }
+        tail.extend_from_slice(&index_frame);
+        tail.extend_from_slice(&seek_table);
+        Ok(ParityTail {
+            head: index_frame,
+            tail,
+            seek_entries,
+            index,
+        })
+    }
+}
