@@ -65,6 +65,9 @@ pub struct CreateFilesArgs {
     /// Archive name recorded in the manifest.
     #[arg(long)]
     pub name: Option<String>,
+    /// Skip re-reading and verifying the archive before it is given its final name.
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 #[derive(Debug, Args)]
