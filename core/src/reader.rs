@@ -222,6 +222,10 @@ impl ArchiveIndex {
     pub fn check_manifest(&self, m: &Manifest) -> Result<()> {
         let mut next = 0u32;
         for e in &m.members {
+            crate::ustar::check_path(&e.path)?;
+            if let MemberKind::Link { target } = &e.kind {
+                crate::ustar::check_path(target)?;
+            }
             if e.first_frame != next || e.frame_count == 0 {
                 return Err(Error::corrupted(format!(
                     "manifest puts {:?} at frames {}+{}, which does not follow the previous member",
