@@ -28,14 +28,22 @@ pub fn parse(text: &str) -> Result<Vec<(String, [u8; 32])>> {
         if line.is_empty() {
             continue;
         }
-        let bad = || Error::corrupted(format!("{CHECKSUMS_NAME} line {}: not `<sha256>  <path>`", i + 1));
+        let bad = || {
+            Error::corrupted(format!(
+                "{CHECKSUMS_NAME} line {}: not `<sha256>  <path>`",
+                i + 1
+            ))
+        };
         if line.len() < 66 || !line.is_char_boundary(64) {
             return Err(bad());
         }
         let (hexpart, rest) = line.split_at(64);
         let mut digest = [0u8; 32];
         hex::decode_to_slice(hexpart, &mut digest).map_err(|_| bad())?;
-        let path = rest.strip_prefix("  ").or_else(|| rest.strip_prefix(" *")).ok_or_else(bad)?;
+        let path = rest
+            .strip_prefix("  ")
+            .or_else(|| rest.strip_prefix(" *"))
+            .ok_or_else(bad)?;
         out.push((path.to_string(), digest));
     }
     Ok(out)
@@ -49,7 +57,10 @@ mod tests {
     fn round_trip() {
         let d = [0xabu8; 32];
         let text = render([("a/b.txt", &d), ("c", &d)]);
-        assert_eq!(text.lines().next().unwrap(), format!("{}  a/b.txt", "ab".repeat(32)));
+        assert_eq!(
+            text.lines().next().unwrap(),
+            format!("{}  a/b.txt", "ab".repeat(32))
+        );
         let back = parse(&text).unwrap();
         assert_eq!(back, vec![("a/b.txt".to_string(), d), ("c".to_string(), d)]);
         assert!(parse("zz  x\n").is_err());

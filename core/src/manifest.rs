@@ -144,13 +144,21 @@ impl Manifest {
     /// Parse and check the format name and version.
     pub fn from_json(bytes: &[u8]) -> Result<Manifest> {
         if bytes.len() > MAX_MANIFEST {
-            return Err(Error::limit("manifest.json size", bytes.len() as u64, MAX_MANIFEST as u64));
+            return Err(Error::limit(
+                "manifest.json size",
+                bytes.len() as u64,
+                MAX_MANIFEST as u64,
+            ));
         }
         let v: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| Error::corrupted(format!("manifest.json is not valid JSON: {e}")))?;
         match v.get("format").and_then(|f| f.as_str()) {
             Some(FORMAT_NAME) => {}
-            _ => return Err(Error::not_archive("manifest.json does not say format \"bri-archive\"")),
+            _ => {
+                return Err(Error::not_archive(
+                    "manifest.json does not say format \"bri-archive\"",
+                ))
+            }
         }
         match v.get("formatVersion").and_then(|f| f.as_u64()) {
             Some(1) => {}

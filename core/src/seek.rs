@@ -51,7 +51,9 @@ pub fn is_skippable_magic(magic: u32) -> bool {
 /// Build a skippable frame with the given magic and payload.
 pub fn skippable_frame(magic: u32, payload: &[u8]) -> Result<Vec<u8>> {
     if !is_skippable_magic(magic) {
-        return Err(Error::invalid(format!("{magic:#x} is not a skippable-frame magic")));
+        return Err(Error::invalid(format!(
+            "{magic:#x} is not a skippable-frame magic"
+        )));
     }
     let len = u32::try_from(payload.len())
         .map_err(|_| Error::invalid("skippable frame payload larger than 4 GiB"))?;
@@ -117,7 +119,11 @@ pub fn parse_footer(footer: &[u8], file_len: u64) -> Result<Footer> {
             "seek table claims {frames} frames ({table_len} bytes) in a file of {file_len} bytes"
         )));
     }
-    Ok(Footer { frames, checksums, table_len })
+    Ok(Footer {
+        frames,
+        checksums,
+        table_len,
+    })
 }
 
 /// Parse a whole seek-table frame (as located by [`parse_footer`]).
@@ -126,7 +132,9 @@ pub fn parse(table: &[u8], footer: Footer) -> Result<Vec<SeekEntry>> {
         return Err(Error::invalid("seek table slice has the wrong length"));
     }
     if u32_at(table, 0) != SEEK_TABLE_MAGIC {
-        return Err(Error::corrupted("seek table frame does not start with 0x184D2A5E"));
+        return Err(Error::corrupted(
+            "seek table frame does not start with 0x184D2A5E",
+        ));
     }
     let payload = u32_at(table, 4) as u64;
     if payload + SKIPPABLE_HEADER_LEN as u64 != footer.table_len {
@@ -142,7 +150,11 @@ pub fn parse(table: &[u8], footer: Footer) -> Result<Vec<SeekEntry>> {
         entries.push(SeekEntry {
             compressed: u32_at(table, at),
             decompressed: u32_at(table, at + 4),
-            checksum: if footer.checksums { u32_at(table, at + 8) } else { 0 },
+            checksum: if footer.checksums {
+                u32_at(table, at + 8)
+            } else {
+                0
+            },
         });
         at += step;
     }
@@ -156,19 +168,38 @@ mod tests {
     #[test]
     fn round_trip() {
         let entries = vec![
-            SeekEntry { compressed: 10, decompressed: 512, checksum: 7 },
-            SeekEntry { compressed: 20, decompressed: 0, checksum: frame_checksum(b"") },
+            SeekEntry {
+                compressed: 10,
+                decompressed: 512,
+                checksum: 7,
+            },
+            SeekEntry {
+                compressed: 20,
+                decompressed: 0,
+                checksum: frame_checksum(b""),
+            },
         ];
         let t = encode(&entries);
         assert_eq!(t.len(), 8 + 24 + 9);
         let f = parse_footer(&t[t.len() - 9..], 1000).unwrap();
-        assert_eq!(f, Footer { frames: 2, checksums: true, table_len: t.len() as u64 });
+        assert_eq!(
+            f,
+            Footer {
+                frames: 2,
+                checksums: true,
+                table_len: t.len() as u64
+            }
+        );
         assert_eq!(parse(&t, f).unwrap(), entries);
     }
 
     #[test]
     fn footer_claiming_more_than_the_file_is_refused() {
-        let t = encode(&[SeekEntry { compressed: 1, decompressed: 1, checksum: 1 }]);
+        let t = encode(&[SeekEntry {
+            compressed: 1,
+            decompressed: 1,
+            checksum: 1,
+        }]);
         let e = parse_footer(&t[t.len() - 9..], 20).unwrap_err();
         assert_eq!(e.code(), crate::ErrorCode::ArchiveCorrupted);
         let mut bad = t[t.len() - 9..].to_vec();
