@@ -1,2 +1,3 @@
 //! End-to-end tests: one binary, one module per area.
 mod bri_engine;
+mod format_vectors;
