@@ -30,6 +30,9 @@ mod layout;
 mod locate;
 mod whole;
 
+#[cfg(test)]
+mod tests;
+
 pub use encoder::{ParityEncoder, ParityTail};
 pub use format::{
     INDEX_BLOCK_SIZE, INDEX_END_MAGIC, INDEX_MAGIC, PARITY_FRAME_HEADER_LEN, PARITY_MAGIC,
