@@ -329,6 +329,16 @@ fn tool_version(prog: &Path, args: &[&str]) -> Option<String> {
     s.lines().next().map(|l| l.to_string())
 }
 
+/// The 1-minute load average (other work on the machine skews the timings).
+fn loadavg() -> Option<f64> {
+    fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn mbps(bytes: u64, secs: Option<f64>) -> Option<f64> {
     secs.map(|s| bytes as f64 / 1e6 / s)
 }
@@ -407,6 +417,7 @@ fn main() -> ExitCode {
 
     let mut results: Vec<Value> = Vec::new();
     let mut table: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     let mut failed = false;
     for sc in &scenarios {
         let input = match &sc.input {
@@ -438,6 +449,7 @@ fn main() -> ExitCode {
             );
         }
         let _ = warm(&input);
+        let load_before = loadavg();
         let bri_out = a.work.join(format!("{}.bri.zst", sc.name));
         let cli_out = a.work.join(format!("{}.tar.zst", sc.name));
         let mut bri = ToolResult {
@@ -508,6 +520,7 @@ fn main() -> ExitCode {
         let _ = fs::remove_file(&bri_out);
         let _ = fs::remove_file(&cli_out);
 
+        let load_after = loadavg();
         let bri_mbps = mbps(in_bytes, bri.median_seconds());
         let cli_mbps = mbps(in_bytes, cli.median_seconds());
         let size_vs_cli = match (bri.compressed(), cli.compressed()) {
@@ -553,6 +566,7 @@ fn main() -> ExitCode {
             "sizeVsCli": size_vs_cli,
             "throughputVsCli": thr_vs_cli,
             "rssLimitMiB": sc.rss_limit_mib,
+            "loadAverage1m": {"before": load_before, "after": load_after},
             "briPeakRssUnderLimit": mem_ok,
         }));
         let f = |x: Option<f64>, d: usize| x.map_or("-".to_string(), |v| format!("{v:.d$}"));
@@ -590,9 +604,15 @@ fn main() -> ExitCode {
             rss(cli.peak_rss_kib()),
             rss(cli.peak_tar_rss_kib()),
         ));
+        notes.push(format!(
+            "- {}: 1-min load average {} before, {} after",
+            sc.name,
+            f(load_before, 2),
+            f(load_after, 2)
+        ));
         for (n, t) in [("bri", &bri), ("zstd CLI", &cli)] {
             if let Some(e) = &t.error {
-                table.push(format!("<!-- {}: {n}: {e} -->", sc.name));
+                notes.push(format!("- {}: {n}: {e}", sc.name));
             }
         }
     }
@@ -624,6 +644,10 @@ fn main() -> ExitCode {
         );
         println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
         for l in &table {
+            println!("{l}");
+        }
+        println!();
+        for l in &notes {
             println!("{l}");
         }
     }
