@@ -452,6 +452,17 @@ mod tests {
         );
     }
 
+    /// Regression (cargo-fuzz, jss_snapshot): a long run of digits must parse to the nearest
+    /// f64, as JavaScript parses it, so that re-serialising is stable.
+    #[test]
+    fn long_numbers_round_trip() {
+        let text = "8".repeat(248);
+        let v = JVal::parse(&text).unwrap();
+        let once = v.to_json_string();
+        assert_eq!(once, "8.888888888888889e+247");
+        assert_eq!(JVal::parse(&once).unwrap().to_json_string(), once);
+    }
+
     #[test]
     fn garbage_never_panics() {
         for t in ["", "{", "[1,", "\"\\u12", "{\"a\":}", "nul", "1e999999"] {

@@ -1,0 +1,1 @@
+{"version":1,"walLine":3,"timestamp<!D>":1,"documents":{"A":"{\"t<!D>\":1}"},"collections":{"T?":["a"],"E?":[]}}

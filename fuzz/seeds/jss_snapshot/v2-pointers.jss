@@ -1,0 +1,1 @@
+{"version":2,"walLine":1,"documents":{"U_a":{"f<![P]>":["documents/U_a"],"g":{"$ID":"U_b","x<!P>":"documents/U_a/f"},"$ID":"U_a"}},"collections":{}}
