@@ -449,7 +449,7 @@ impl WalEngine {
                 *self.unknown.entry(action.clone()).or_default() += 1;
             }
             if wants_apply {
-                self.state.apply(&entry.op);
+                self.state.apply_owned(entry.op);
                 self.applied += 1;
                 self.last_applied_line = line.number;
                 self.last_applied_ts = Some(fields.timestamp);

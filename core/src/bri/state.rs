@@ -56,6 +56,29 @@ impl State {
         }
     }
 
+    /// [`State::apply`], taking the operation by value (no copy of the document string).
+    pub fn apply_owned(&mut self, op: Op) {
+        match op {
+            Op::Set { target, value } => {
+                self.documents.insert(target, value);
+            }
+            Op::Rename { old_key, target } => {
+                if let Some(v) = self.documents.remove(&old_key) {
+                    self.documents.insert(target, v);
+                }
+            }
+            Op::SAdd { target, member } => match self.collections.get_mut(&target) {
+                Some(set) => {
+                    set.insert(member);
+                }
+                None => {
+                    self.collections.entry(target).or_default().insert(member);
+                }
+            },
+            other => self.apply(&other),
+        }
+    }
+
     /// Register a document of BRI's cold tier the way BRI does on start: the file
     /// `cold/TYPE/ID.jss` becomes the document `TYPE_ID`, unless that key is already present
     /// (from the snapshot). Returns the key when it was added. Note BRI bug 4: a soft-deleted
