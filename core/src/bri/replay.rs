@@ -653,7 +653,7 @@ mod tests {
 
     #[test]
     fn broken_chain_reported_with_line() {
-        let w = wal(&[(10, SET_A), (20, SADD)]).replace("|", "|").replacen(
+        let w = wal(&[(10, SET_A), (20, SADD)]).replacen(
             &pointer(&pointer("", SET_A), SADD),
             "00000000",
             1,

@@ -339,10 +339,9 @@ pub fn count_u2028_u2029(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
-    fn collect(
-        chunks: &[&[&[u8]]],
-        max: usize,
-    ) -> Result<Vec<(u64, u64, Vec<u8>, bool)>, BriError> {
+    type Lines = Vec<(u64, u64, Vec<u8>, bool)>;
+
+    fn collect(chunks: &[&[&[u8]]], max: usize) -> Result<Lines, BriError> {
         let mut s = LineSplitter::new(max);
         let mut out = Vec::new();
         for seg in chunks {
