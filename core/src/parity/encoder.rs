@@ -2,12 +2,13 @@
 //! stripe's parity (`m * shard_size`) plus one shard.
 
 use super::format::{encode_index, shard_hash, ParityHeader, PARITY_FRAME_HEADER_LEN};
-use super::index::ParityIndex;
+use super::index::{shared_codec, ParityIndex};
 use super::layout::ParityLayout;
 use super::ParityError;
 use crate::seek::SeekEntry;
 use reed_solomon_erasure::galois_8::ReedSolomon;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// Computes the parity of a data region while it is written.
 ///
@@ -20,7 +21,7 @@ use std::collections::VecDeque;
 /// ```
 pub struct ParityEncoder {
     layout: ParityLayout,
-    rs: ReedSolomon,
+    rs: Arc<ReedSolomon>,
     shard: Vec<u8>,
     shard_in_stripe: usize,
     stripe: u64,
@@ -51,8 +52,7 @@ pub struct ParityTail {
 impl ParityEncoder {
     pub fn new(layout: ParityLayout) -> crate::Result<Self> {
         layout.validate()?;
-        let rs = ReedSolomon::new(usize::from(layout.k), usize::from(layout.m))
-            .map_err(|e| ParityError::invalid(format!("reed-solomon: {e:?}")))?;
+        let rs = shared_codec(layout.k, layout.m)?;
         let s = layout.shard_size as usize;
         Ok(ParityEncoder {
             layout,

@@ -157,18 +157,18 @@ impl IndexHeader {
         start..end
     }
 
-    /// Parse the header part of an index frame. `frame` is the whole candidate frame (its
-    /// length comes from the end marker or from the expected position); `file_len` bounds the
-    /// sizes it may claim.
-    pub fn decode(frame: &[u8], file_len: u64) -> ParityResult<IndexHeader> {
+    /// Parse the header part of an index frame. `frame` holds the first bytes (at least up
+    /// to the body) of a candidate frame of `frame_len` bytes (the length comes from an end
+    /// marker); `file_len` bounds the sizes it may claim.
+    pub fn decode(frame: &[u8], frame_len: u64, file_len: u64) -> ParityResult<IndexHeader> {
         let bad = |what: &str| ParityError::corrupted(format!("index frame: {what}"));
-        if frame.len() < INDEX_FIXED_LEN + 8 + END_MARKER_LEN {
+        if frame.len() < INDEX_FIXED_LEN + 8 || frame_len < frame.len() as u64 {
             return Err(bad("too short"));
         }
         if u32_at(frame, 0) != INDEX_MAGIC {
             return Err(bad("wrong magic"));
         }
-        if u64::from(u32_at(frame, 4)) + SKIPPABLE_HEADER_LEN as u64 != frame.len() as u64 {
+        if u64::from(u32_at(frame, 4)) + SKIPPABLE_HEADER_LEN as u64 != frame_len {
             return Err(bad("frame length disagrees with its skippable header"));
         }
         if u16_at(frame, 8) != FORMAT_VERSION {
@@ -186,15 +186,18 @@ impl IndexHeader {
         let data_len = u64_at(frame, 24);
         let data_frames = u64_at(frame, 32);
         let body_len = u64_at(frame, 40);
-        if body_len > frame.len() as u64 || data_len > file_len {
+        if body_len > frame_len || data_len > file_len {
             return Err(bad("sizes larger than the file"));
         }
         let blocks = body_len.div_ceil(u64::from(INDEX_BLOCK_SIZE)) as usize;
         let body_offset = INDEX_FIXED_LEN + 8 * blocks + 8;
-        if body_offset as u64 + body_len + END_MARKER_LEN as u64 != frame.len() as u64 {
+        if body_offset as u64 + body_len + END_MARKER_LEN as u64 != frame_len {
             return Err(bad("body length disagrees with the frame length"));
         }
         let table_end = INDEX_FIXED_LEN + 8 * blocks;
+        if frame.len() < table_end + 8 {
+            return Err(bad("header cut short"));
+        }
         if xxh64(&frame[8..table_end], 0) != u64_at(frame, table_end) {
             return Err(bad("header hash mismatch"));
         }
@@ -367,7 +370,7 @@ mod tests {
         ];
         let hashes: Vec<u64> = (0..15).collect();
         let f = encode_index(&l, d, &frames, &hashes);
-        let h = IndexHeader::decode(&f, 1 << 20).unwrap();
+        let h = IndexHeader::decode(&f, f.len() as u64, 1 << 20).unwrap();
         assert_eq!(h.frame_len(), f.len() as u64);
         assert_eq!(h.data_len, d);
         assert_eq!(h.layout, l);
@@ -378,14 +381,24 @@ mod tests {
         assert_eq!(hs, hashes);
         // Wrong hash count for the layout is refused.
         let f2 = encode_index(&l, d, &frames, &hashes[..14]);
-        assert!(IndexHeader::decode(&f2, 1 << 20).is_err());
+        assert!(IndexHeader::decode(&f2, f2.len() as u64, 1 << 20).is_err());
         // Every byte of the fixed header and block table is covered.
         for i in 0..h.body_offset() {
             let mut g = f.clone();
             g[i] ^= 1;
-            assert!(IndexHeader::decode(&g, 1 << 20).is_err(), "byte {i}");
+            assert!(
+                IndexHeader::decode(&g, g.len() as u64, 1 << 20).is_err(),
+                "byte {i}"
+            );
         }
+        // The header alone (a truncated copy) is enough.
+        let head = &f[..h.body_offset()];
+        assert_eq!(
+            IndexHeader::decode(head, f.len() as u64, 1 << 20).unwrap(),
+            h
+        );
+        assert!(IndexHeader::decode(&head[..head.len() - 1], f.len() as u64, 1 << 20).is_err());
         // A data length larger than the file is refused.
-        assert!(IndexHeader::decode(&f, d - 1).is_err());
+        assert!(IndexHeader::decode(&f, f.len() as u64, d - 1).is_err());
     }
 }

@@ -10,12 +10,13 @@ use crate::seek::{frame_checksum, SeekEntry, FOOTER_LEN, SKIPPABLE_HEADER_LEN};
 use reed_solomon_erasure::galois_8::ReedSolomon;
 use serde::Serialize;
 use std::ops::Range;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex};
 
 /// Everything a reader needs to check and rebuild a file with parity.
 ///
 /// Obtained from [`super::IndexLocator`] / [`super::locate`] (reading) or from
 /// [`super::ParityTail::index`] (writing).
+#[derive(Clone)]
 pub struct ParityIndex {
     layout: ParityLayout,
     data_len: u64,
@@ -23,20 +24,25 @@ pub struct ParityIndex {
     /// Per stripe: `k_s` data-shard hashes then `m_s` parity-shard hashes.
     hashes: Vec<u64>,
     index_len: u64,
-    rs: OnceLock<ReedSolomon>,
 }
 
-impl Clone for ParityIndex {
-    fn clone(&self) -> Self {
-        ParityIndex {
-            layout: self.layout,
-            data_len: self.data_len,
-            data_frames: self.data_frames.clone(),
-            hashes: self.hashes.clone(),
-            index_len: self.index_len,
-            rs: OnceLock::new(),
-        }
+/// The Reed-Solomon codec for `(k, m)`, built once per process (building the matrices for
+/// k = 200 costs far more than encoding a stripe) and shared.
+pub(crate) fn shared_codec(k: u16, m: u16) -> ParityResult<Arc<ReedSolomon>> {
+    static CACHE: Mutex<Vec<((u16, u16), Arc<ReedSolomon>)>> = Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, rs)) = cache.iter().find(|(km, _)| *km == (k, m)) {
+        return Ok(rs.clone());
     }
+    let rs = Arc::new(
+        ReedSolomon::new(usize::from(k), usize::from(m))
+            .map_err(|e| ParityError::invalid(format!("reed-solomon: {e:?}")))?,
+    );
+    if cache.len() >= 8 {
+        cache.remove(0);
+    }
+    cache.push(((k, m), rs.clone()));
+    Ok(rs)
 }
 
 impl std::fmt::Debug for ParityIndex {
@@ -151,7 +157,6 @@ impl ParityIndex {
             data_frames,
             hashes,
             index_len,
-            rs: OnceLock::new(),
         })
     }
 
@@ -383,15 +388,6 @@ impl ParityIndex {
         })
     }
 
-    fn codec(&self) -> ParityResult<&ReedSolomon> {
-        if let Some(rs) = self.rs.get() {
-            return Ok(rs);
-        }
-        let rs = ReedSolomon::new(usize::from(self.layout.k), usize::from(self.layout.m))
-            .map_err(|e| ParityError::invalid(format!("reed-solomon: {e:?}")))?;
-        Ok(self.rs.get_or_init(|| rs))
-    }
-
     /// Check stripe `s` and rebuild in place every damaged shard (and the frame header) in
     /// `data` and `parity_frame` (same contract as [`Self::check_stripe`]). Returns what was
     /// damaged before the rebuild; `Err` (REPAIR_IMPOSSIBLE, buffers untouched) when beyond
@@ -448,7 +444,7 @@ impl ParityIndex {
                     shards.push(None);
                 }
             }
-            self.codec()?
+            shared_codec(self.layout.k, self.layout.m)?
                 .reconstruct(&mut shards)
                 .map_err(|e| ParityError::corrupted(format!("reed-solomon: {e:?}")))?;
             let base = self.hash_base(plan.stripe);

@@ -16,6 +16,7 @@ use super::format::{
     INDEX_END_MAGIC, PARITY_FRAME_HEADER_LEN, PARITY_MAGIC,
 };
 use super::index::ParityIndex;
+use super::layout::ParityLayout;
 use super::{ParityError, ParityResult};
 use std::collections::{BTreeSet, VecDeque};
 use std::ops::Range;
@@ -30,16 +31,27 @@ const DEFAULT_CHUNK: u64 = 64 << 10;
 enum Cand {
     /// A whole index frame candidate.
     Frame(Range<u64>),
-    /// An index end marker expected to end at this offset (start of the parity region).
-    EndAt(u64),
+    /// An index end marker expected to end at this offset (start of the parity region),
+    /// with the layout read from the parity frame header that pointed there.
+    EndAt(u64, ParityLayout),
 }
 
 #[derive(Debug, Clone)]
 enum Pending {
     Scan(Range<u64>),
     Frame(Range<u64>),
-    End(Range<u64>),
+    End(Range<u64>, ParityLayout),
     Copy(usize, Range<u64>),
+}
+
+impl Pending {
+    fn range(&self, file_len: u64) -> Range<u64> {
+        match self {
+            Pending::Scan(r) | Pending::End(r, _) | Pending::Copy(_, r) => r.clone(),
+            // A frame may be cut by a truncation: read what exists, the header may be there.
+            Pending::Frame(r) => r.start..r.end.min(file_len),
+        }
+    }
 }
 
 struct Found {
@@ -75,6 +87,8 @@ pub struct IndexLocator {
     done: Option<ParityResult<ParityIndex>>,
     /// Damaged or false anchors that were examined and rejected (for diagnostics).
     rejected: u64,
+    /// Index lengths announced by intact end markers (a few, to pair with parity anchors).
+    seen_lens: Vec<u64>,
 }
 
 impl IndexLocator {
@@ -95,6 +109,7 @@ impl IndexLocator {
             found: None,
             done: None,
             rejected: 0,
+            seen_lens: Vec::new(),
         }
     }
 
@@ -105,12 +120,7 @@ impl IndexLocator {
                 return None;
             }
             if let Some(p) = &self.pending {
-                return Some(match p {
-                    Pending::Scan(r)
-                    | Pending::Frame(r)
-                    | Pending::End(r)
-                    | Pending::Copy(_, r) => r.clone(),
-                });
+                return Some(p.range(self.file_len));
             }
             if let Some(found) = &mut self.found {
                 let mut want = None;
@@ -138,13 +148,14 @@ impl IndexLocator {
             if let Some(c) = self.queue.pop_front() {
                 match c {
                     Cand::Frame(r) => {
-                        if self.tried_frames.insert(r.start) {
+                        if r.start < self.file_len && self.tried_frames.insert(r.start) {
                             self.pending = Some(Pending::Frame(r));
                         }
                     }
-                    Cand::EndAt(p0) => {
+                    Cand::EndAt(p0, layout) => {
                         if self.tried_ends.insert(p0) {
-                            self.pending = Some(Pending::End(p0 - END_MARKER_LEN as u64..p0));
+                            self.pending =
+                                Some(Pending::End(p0 - END_MARKER_LEN as u64..p0, layout));
                         }
                     }
                 }
@@ -174,11 +185,7 @@ impl IndexLocator {
         let Some(p) = self.pending.take() else {
             return Err(ParityError::invalid("the locator asked for no bytes").into());
         };
-        let r = match &p {
-            Pending::Scan(r) | Pending::Frame(r) | Pending::End(r) | Pending::Copy(_, r) => {
-                r.clone()
-            }
-        };
+        let r = p.range(self.file_len);
         if offset != r.start || bytes.len() as u64 != r.end - r.start {
             let msg = format!(
                 "the locator asked for bytes {}..{}, got {} bytes at {offset}",
@@ -192,10 +199,7 @@ impl IndexLocator {
         match p {
             Pending::Scan(r) => self.scan(r, bytes),
             Pending::Frame(r) => self.try_frame(r, bytes),
-            Pending::End(r) => match parse_end_marker(bytes) {
-                Some(len) if len <= r.end => self.queue.push_front(Cand::Frame(r.end - len..r.end)),
-                _ => self.rejected += 1,
-            },
+            Pending::End(r, layout) => self.at_parity_start(r.end, &layout, bytes),
             Pending::Copy(c, _) => {
                 if let Some(f) = &mut self.found {
                     f.copies[c] = Some(bytes.to_vec());
@@ -223,6 +227,9 @@ impl IndexLocator {
             let at = r.start + q as u64;
             if q + END_MARKER_LEN <= bytes.len() && u32_at(bytes, q + 12) == INDEX_END_MAGIC {
                 if let Some(len) = parse_end_marker(&bytes[q..]) {
+                    if self.seen_lens.len() < 8 && !self.seen_lens.contains(&len) {
+                        self.seen_lens.push(len);
+                    }
                     let end = at + END_MARKER_LEN as u64;
                     if len <= end {
                         self.queue.push_back(Cand::Frame(end - len..end));
@@ -236,7 +243,7 @@ impl IndexLocator {
                     let back = u128::from(h.stripe) * u128::from(full_stripe(&h));
                     match u64::try_from(u128::from(at).checked_sub(back).unwrap_or(0)) {
                         Ok(p0) if p0 >= END_MARKER_LEN as u64 => {
-                            self.queue.push_back(Cand::EndAt(p0))
+                            self.queue.push_back(Cand::EndAt(p0, h.layout()))
                         }
                         _ => self.rejected += 1,
                     }
@@ -245,8 +252,36 @@ impl IndexLocator {
         }
     }
 
+    /// The parity region starts at `p0` (by a parity frame header). Index copy 1 ends there;
+    /// with its length (from its end marker, or from any end marker seen) both copies'
+    /// positions follow, so either one with an intact header can be used.
+    fn at_parity_start(&mut self, p0: u64, layout: &ParityLayout, marker: &[u8]) {
+        let lens = match parse_end_marker(marker) {
+            Some(len) => vec![len],
+            None => {
+                self.rejected += 1;
+                self.seen_lens.clone()
+            }
+        };
+        for len in lens {
+            let Some(d) = p0.checked_sub(len) else {
+                continue;
+            };
+            self.queue.push_front(Cand::Frame(d..p0));
+            let Some(pr) = checked_parity_len(layout, d) else {
+                continue;
+            };
+            if let Some(c2) = p0.checked_add(pr) {
+                if c2 < self.file_len {
+                    self.queue
+                        .push_front(Cand::Frame(c2..c2.saturating_add(len)));
+                }
+            }
+        }
+    }
+
     fn try_frame(&mut self, r: Range<u64>, bytes: &[u8]) {
-        let header = match IndexHeader::decode(bytes, self.file_len) {
+        let header = match IndexHeader::decode(bytes, r.end - r.start, self.file_len) {
             Ok(h) => h,
             Err(_) => {
                 self.rejected += 1;
@@ -271,6 +306,13 @@ impl IndexLocator {
         });
         self.queue.clear();
     }
+}
+
+/// Length of the parity region for a data region of `d` bytes (`None` on overflow).
+fn checked_parity_len(l: &ParityLayout, d: u64) -> Option<u64> {
+    let full = u128::from(l.parity_frame_len(usize::from(l.m)));
+    u64::try_from(u128::from(l.stripes(d)).checked_mul(full)?).ok()?;
+    Some(l.parity_region_len(d))
 }
 
 /// Where both copies must be, by the index's own account (`None` on overflow).
