@@ -6,11 +6,23 @@ use sha2::{Digest, Sha256};
 
 /// The pointer BRI writes for `entry` after `previous` (`""` for the very first line).
 pub fn pointer(previous: &str, entry: &str) -> String {
+    let b = pointer_bytes(previous, entry);
+    String::from_utf8_lossy(&b).into_owned()
+}
+
+/// [`pointer`] as 8 ASCII hex digits on the stack (no allocation).
+pub fn pointer_bytes(previous: &str, entry: &str) -> [u8; 8] {
     let mut h = Sha256::new();
     h.update(previous.as_bytes());
     h.update(entry.as_bytes());
     let d = h.finalize();
-    hex::encode(&d[..4])
+    let mut out = [0u8; 8];
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, byte) in d[..4].iter().enumerate() {
+        out[2 * i] = HEX[(byte >> 4) as usize];
+        out[2 * i + 1] = HEX[(byte & 15) as usize];
+    }
+    out
 }
 
 /// One place where the chain does not hold.
@@ -66,22 +78,24 @@ impl ChainVerifier {
         self.checked += 1;
         if !self.anchored {
             self.anchored = true;
-            self.prev = written_pointer.to_owned();
+            self.prev.clear();
+            self.prev.push_str(written_pointer);
             return true;
         }
-        let expected = pointer(&self.prev, plaintext_entry);
-        let ok = expected.eq_ignore_ascii_case(written_pointer);
+        let expected = pointer_bytes(&self.prev, plaintext_entry);
+        let ok = expected.eq_ignore_ascii_case(written_pointer.as_bytes());
         if !ok {
             self.broken_count += 1;
             if self.broken.len() < Self::MAX_REPORTED {
                 self.broken.push(BrokenLink {
                     line,
-                    expected,
+                    expected: String::from_utf8_lossy(&expected).into_owned(),
                     found: written_pointer.to_owned(),
                 });
             }
         }
-        self.prev = written_pointer.to_owned();
+        self.prev.clear();
+        self.prev.push_str(written_pointer);
         ok
     }
 

@@ -141,7 +141,7 @@ pub fn write_snapshot_v1(state: &State, wal_line: u64, timestamp_ms: u64) -> Vec
     out.push_str(",\"timestamp<!D>\":");
     out.push_str(&timestamp_ms.to_string());
     out.push_str(",\"documents\":{");
-    for (i, (k, v)) in state.documents.iter().enumerate() {
+    for (i, (k, v)) in state.sorted_documents().into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -150,7 +150,7 @@ pub fn write_snapshot_v1(state: &State, wal_line: u64, timestamp_ms: u64) -> Vec
         write_json_string(v, &mut out);
     }
     out.push_str("},\"collections\":{");
-    for (i, (name, set)) in state.collections.iter().enumerate() {
+    for (i, (name, set)) in state.sorted_collections().into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }

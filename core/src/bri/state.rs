@@ -3,15 +3,16 @@
 
 use super::jss::canonical_document;
 use super::wal::Op;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{HashMap, HashSet};
 
-/// Documents and collections, kept in key order (so output is deterministic).
+/// Documents and collections. Hash maps for replay speed; every output ([`State::sorted_documents`],
+/// the canonical form, snapshots) is in key order, so it is deterministic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
     /// Key -> the document's stored JSS text, exactly as written.
-    pub documents: BTreeMap<String, String>,
+    pub documents: HashMap<String, String>,
     /// Set name -> members. A set is kept once it has existed, even when empty.
-    pub collections: BTreeMap<String, BTreeSet<String>>,
+    pub collections: HashMap<String, HashSet<String>>,
 }
 
 impl State {
@@ -97,15 +98,41 @@ impl State {
         Some(key)
     }
 
+    /// Documents in key order (byte order; JS string order for the ASCII keys BRI uses).
+    pub fn sorted_documents(&self) -> Vec<(&String, &String)> {
+        let mut v: Vec<_> = self.documents.iter().collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
+    /// Collections in name order, each with its members sorted.
+    pub fn sorted_collections(&self) -> Vec<(&String, Vec<&String>)> {
+        let mut v: Vec<_> = self
+            .collections
+            .iter()
+            .map(|(k, set)| {
+                let mut m: Vec<&String> = set.iter().collect();
+                m.sort_unstable();
+                (k, m)
+            })
+            .collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
     /// The canonical form as a JSON value: `{"collections": {name: [sorted members]},
     /// "documents": {key: stored string parsed as plain JSON}}` (keys sorted at every depth).
     pub fn to_canonical_value(&self) -> serde_json::Value {
         let mut cols = serde_json::Map::new();
-        for (name, set) in &self.collections {
+        for (name, members) in self.sorted_collections() {
             cols.insert(
                 name.clone(),
                 serde_json::Value::Array(
-                    set.iter().cloned().map(serde_json::Value::String).collect(),
+                    members
+                        .into_iter()
+                        .cloned()
+                        .map(serde_json::Value::String)
+                        .collect(),
                 ),
             );
         }
@@ -124,17 +151,16 @@ impl State {
     pub fn to_canonical_json(&self) -> String {
         let mut out = String::from("{\"collections\":{");
         let mut first = true;
-        for (name, set) in &self.collections {
+        for (name, arr) in self.sorted_collections() {
             out.push_str(if first { "\n" } else { ",\n" });
             first = false;
             out.push_str(&serde_json::Value::String(name.clone()).to_string());
             out.push(':');
-            let arr: Vec<&String> = set.iter().collect();
             out.push_str(&serde_json::to_string(&arr).unwrap_or_else(|_| "[]".into()));
         }
         out.push_str("\n},\n\"documents\":{");
         first = true;
-        for (k, v) in &self.documents {
+        for (k, v) in self.sorted_documents() {
             out.push_str(if first { "\n" } else { ",\n" });
             first = false;
             out.push_str(&serde_json::Value::String(k.clone()).to_string());

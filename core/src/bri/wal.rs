@@ -136,7 +136,26 @@ impl LineSplitter {
 }
 
 fn memchr_nl(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+    find_byte(b, b'\n')
+}
+
+/// Position of the first `needle` in `hay`, eight bytes at a time (portable SWAR; no `memchr`
+/// dependency, works on wasm).
+pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pat = LO.wrapping_mul(needle as u64);
+    let mut i = 0;
+    while i + 8 <= hay.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&hay[i..i + 8]);
+        let x = u64::from_le_bytes(w) ^ pat;
+        if (x.wrapping_sub(LO) & !x & HI) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    hay[i..].iter().position(|&c| c == needle).map(|p| p + i)
 }
 
 /// The three fields of a line, before the entry is decoded.
@@ -264,23 +283,76 @@ pub struct Entry {
     pub has_txn: bool,
 }
 
-#[derive(serde::Deserialize)]
-struct RawEntry {
-    action: Option<serde_json::Value>,
-    target: Option<serde_json::Value>,
-    value: Option<serde_json::Value>,
-    #[serde(rename = "oldKey")]
-    old_key: Option<serde_json::Value>,
-    member: Option<serde_json::Value>,
-    txn: Option<serde::de::IgnoredAny>,
+/// A field of an entry: a string as is (the common case, one allocation), anything else as
+/// its JSON text (what BRI's replay would store).
+enum Field {
+    Str(String),
+    Other(String),
 }
 
-/// A field as BRI's replay sees it: strings as is, anything else as its JSON text.
-fn field_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
+impl Field {
+    fn into_text(self) -> String {
+        match self {
+            Field::Str(s) | Field::Other(s) => s,
+        }
     }
+}
+
+impl<'de> serde::Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Field, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Field;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Field, E> {
+                Ok(Field::Str(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Field, E> {
+                Ok(Field::Str(v))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Field, E> {
+                Ok(Field::Other(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Field, E> {
+                Ok(Field::Other(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Field, E> {
+                Ok(Field::Other(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Field, E> {
+                Ok(Field::Other(super::jss::js_number(v)))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Field, E> {
+                Ok(Field::Other("null".into()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, a: A) -> Result<Field, A::Error> {
+                let v: super::jss::JVal = serde::Deserialize::deserialize(
+                    serde::de::value::SeqAccessDeserializer::new(a),
+                )?;
+                Ok(Field::Other(v.to_json_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, a: A) -> Result<Field, A::Error> {
+                let v: super::jss::JVal = serde::Deserialize::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(a),
+                )?;
+                Ok(Field::Other(v.to_json_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RawEntry {
+    action: Option<Field>,
+    target: Option<Field>,
+    value: Option<Field>,
+    #[serde(rename = "oldKey")]
+    old_key: Option<Field>,
+    member: Option<Field>,
+    txn: Option<serde::de::IgnoredAny>,
 }
 
 /// Decode the JSON text of an entry. Errors are sentences (without the line number, which the
@@ -289,34 +361,33 @@ pub fn parse_entry(json: &str) -> Result<Entry, String> {
     let raw: RawEntry =
         serde_json::from_str(json).map_err(|e| format!("the entry is not valid JSON ({e})"))?;
     let action = match raw.action {
-        Some(serde_json::Value::String(a)) => a,
-        Some(_) => return Err("the entry's action is not a string".into()),
+        Some(Field::Str(a)) => a,
+        Some(Field::Other(_)) => return Err("the entry's action is not a string".into()),
         None => return Err("the entry has no action".into()),
     };
-    let need = |v: &Option<serde_json::Value>, what: &str| -> Result<String, String> {
-        v.as_ref()
-            .map(field_text)
+    let need = |v: Option<Field>, what: &str| -> Result<String, String> {
+        v.map(Field::into_text)
             .ok_or_else(|| format!("the {action} entry has no {what}"))
     };
     let op = match action.as_str() {
         "SET" => Op::Set {
-            target: need(&raw.target, "target")?,
-            value: need(&raw.value, "value")?,
+            target: need(raw.target, "target")?,
+            value: need(raw.value, "value")?,
         },
         "DELETE" => Op::Delete {
-            target: need(&raw.target, "target")?,
+            target: need(raw.target, "target")?,
         },
         "RENAME" => Op::Rename {
-            old_key: need(&raw.old_key, "oldKey")?,
-            target: need(&raw.target, "target")?,
+            old_key: need(raw.old_key, "oldKey")?,
+            target: need(raw.target, "target")?,
         },
         "SADD" => Op::SAdd {
-            target: need(&raw.target, "target")?,
-            member: need(&raw.member, "member")?,
+            target: need(raw.target, "target")?,
+            member: need(raw.member, "member")?,
         },
         "SREM" => Op::SRem {
-            target: need(&raw.target, "target")?,
-            member: need(&raw.member, "member")?,
+            target: need(raw.target, "target")?,
+            member: need(raw.member, "member")?,
         },
         _ => Op::Unknown { action },
     };
@@ -329,10 +400,16 @@ pub fn parse_entry(json: &str) -> Result<Entry, String> {
 /// Count raw U+2028/U+2029 characters (line breaks for Bun's readline, not for Node's).
 pub fn count_u2028_u2029(bytes: &[u8]) -> u64 {
     // UTF-8: E2 80 A8 / E2 80 A9.
-    bytes
-        .windows(3)
-        .filter(|w| w[0] == 0xE2 && w[1] == 0x80 && (w[2] == 0xA8 || w[2] == 0xA9))
-        .count() as u64
+    let mut n = 0;
+    let mut i = 0;
+    while let Some(p) = find_byte(&bytes[i..], 0xE2) {
+        let at = i + p;
+        if bytes.get(at + 1) == Some(&0x80) && matches!(bytes.get(at + 2), Some(0xA8 | 0xA9)) {
+            n += 1;
+        }
+        i = at + 1;
+    }
+    n
 }
 
 #[cfg(test)]
@@ -395,6 +472,24 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn find_byte_matches_naive() {
+        let hay: Vec<u8> = (0..300u32).map(|i| (i * 37 % 251) as u8).collect();
+        for n in [0u8, 10, 0xE2, 0xFF, 7] {
+            for start in 0..20 {
+                assert_eq!(
+                    find_byte(&hay[start..], n),
+                    hay[start..].iter().position(|&c| c == n),
+                    "needle {n} from {start}"
+                );
+            }
+        }
+        assert_eq!(
+            count_u2028_u2029("a\u{2028}\u{2029}\u{20ac}\u{2028}".as_bytes()),
+            3
+        );
     }
 
     #[test]
