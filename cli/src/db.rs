@@ -420,6 +420,16 @@ fn cmd_state(a: StateArgs, out: &Output) -> CmdResult {
             }
         ),
     };
+    let note = if source == StateSource::Snapshot
+        && outcome.chain.complete_from_line_1 != Some(true)
+        && outcome.stats.total_entries > 0
+    {
+        format!(
+            "{note}; warning: the WAL does not start at the chain's origin, so if segments before the first one present were deleted, line numbers after walLine are shifted and BRI itself would skip or repeat writes"
+        )
+    } else {
+        note
+    };
     let mut notes = vec![note];
     if let Some(t) = &outcome.torn_tail {
         notes.push(format!(
@@ -474,7 +484,7 @@ fn cmd_verify(a: DirArgs, out: &Output) -> CmdResult {
         None => Value::Null,
     };
     let chain_ok = o.chain.valid;
-    let lines_ok = o.stats.corrupt_lines.is_empty();
+    let lines_ok = o.stats.corrupt_line_count == 0;
     let code = if !chain_ok {
         exit_code_for(ErrorCode::WalChainBroken)
     } else if !lines_ok {
@@ -491,6 +501,7 @@ fn cmd_verify(a: DirArgs, out: &Output) -> CmdResult {
         "chain": o.chain,
         "tornTail": o.torn_tail,
         "corruptLines": o.stats.corrupt_lines,
+        "corruptLineCount": o.stats.corrupt_line_count,
         "snapshot": snapshot,
         "firstBrokenLine": o.chain.broken.first().map(|b| b.line),
     });
@@ -616,7 +627,7 @@ fn cmd_stats(a: DirArgs, out: &Output) -> CmdResult {
             s.total_physical_lines,
             s.total_entries,
             s.empty_lines,
-            s.corrupt_lines.len()
+            s.corrupt_line_count
         );
         if let (Some(a), Some(b)) = (s.first_timestamp, s.last_timestamp) {
             t.push_str(&format!("time: {} .. {}\n", iso_ms(a), iso_ms(b)));

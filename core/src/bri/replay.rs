@@ -60,6 +60,10 @@ impl Default for ReplayOptions {
     }
 }
 
+/// Longest list of corrupt lines or integrity errors kept in a report (memory stays bounded on
+/// a file made of garbage; the counts are exact).
+pub const MAX_LISTED: usize = 1000;
+
 /// Statistics of one segment (field names as in the fixtures' `wal-stats.json`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -130,7 +134,10 @@ pub struct WalStats {
     pub raw_u2028_u2029_chars: u64,
     /// Line count under Bun, whose readline also breaks at U+2028/U+2029.
     pub lines_as_counted_under_bun: u64,
+    /// Unreadable lines, first first (at most [`MAX_LISTED`]; `corrupt_line_count` has them all).
     pub corrupt_lines: Vec<CorruptLine>,
+    /// Number of unreadable lines.
+    pub corrupt_line_count: u64,
     /// Entries per action (needs the key for encrypted entries).
     pub actions: BTreeMap<String, u64>,
     pub entries_with_txn_field: u64,
@@ -218,6 +225,7 @@ pub struct WalEngine {
     last_applied_ts: Option<u64>,
     unknown: BTreeMap<String, u64>,
     chain_unchecked: bool,
+    integrity_errors: u64,
 }
 
 impl WalEngine {
@@ -251,6 +259,7 @@ impl WalEngine {
             last_applied_ts: None,
             unknown: BTreeMap::new(),
             chain_unchecked: false,
+            integrity_errors: 0,
         }
     }
 
@@ -412,19 +421,22 @@ impl WalEngine {
         if let Some(p) = plaintext {
             let ok = self.chain.check(line.number, fields.pointer, p);
             if !ok {
-                self.stats.verify_integrity.errors.push(IntegrityError {
-                    line: self.nonempty_lines,
-                    wal_line: line.number,
-                    error: format!(
-                        "Pointer mismatch: expected {}, found {}",
-                        self.chain
-                            .broken()
-                            .last()
-                            .map(|b| b.expected.as_str())
-                            .unwrap_or(""),
-                        fields.pointer
-                    ),
-                });
+                self.integrity_errors += 1;
+                if self.stats.verify_integrity.errors.len() < MAX_LISTED {
+                    self.stats.verify_integrity.errors.push(IntegrityError {
+                        line: self.nonempty_lines,
+                        wal_line: line.number,
+                        error: format!(
+                            "Pointer mismatch: expected {}, found {}",
+                            self.chain
+                                .broken()
+                                .last()
+                                .map(|b| b.expected.as_str())
+                                .unwrap_or(""),
+                            fields.pointer
+                        ),
+                    });
+                }
             }
             if !self.first_entry_seen {
                 self.first_entry_checked = Some(
@@ -472,19 +484,25 @@ impl WalEngine {
                 reason: reason.clone(),
             });
         }
-        self.stats.verify_integrity.errors.push(IntegrityError {
-            line: self.nonempty_lines,
-            wal_line: line.number,
-            error: format!("Parse error: {reason}"),
-        });
-        self.stats.corrupt_lines.push(CorruptLine {
-            line: line.number,
-            segment,
-            line_in_segment: line.in_segment,
-            bytes: line.bytes.len() as u64,
-            ends_with_newline: line.terminated,
-            reason,
-        });
+        self.integrity_errors += 1;
+        self.stats.corrupt_line_count += 1;
+        if self.stats.verify_integrity.errors.len() < MAX_LISTED {
+            self.stats.verify_integrity.errors.push(IntegrityError {
+                line: self.nonempty_lines,
+                wal_line: line.number,
+                error: format!("Parse error: {reason}"),
+            });
+        }
+        if self.stats.corrupt_lines.len() < MAX_LISTED {
+            self.stats.corrupt_lines.push(CorruptLine {
+                line: line.number,
+                segment,
+                line_in_segment: line.in_segment,
+                bytes: line.bytes.len() as u64,
+                ends_with_newline: line.terminated,
+                reason,
+            });
+        }
     }
 
     /// Finish: the state, statistics, chain report and torn tail.
@@ -519,8 +537,8 @@ impl WalEngine {
             self.ts_counts.values().copied().max().unwrap_or(0);
         let vi = &mut stats.verify_integrity;
         vi.total_lines = self.nonempty_lines;
-        vi.error_count = vi.errors.len() as u64;
-        vi.valid = vi.errors.is_empty();
+        vi.error_count = self.integrity_errors;
+        vi.valid = self.integrity_errors == 0;
         let chain_checked = !self.chain_unchecked;
         let chain = ChainReport {
             checked: chain_checked,
@@ -765,6 +783,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out.unknown_actions["NOPE"], 1);
+    }
+
+    #[test]
+    fn reports_stay_bounded_on_garbage() {
+        let garbage = "not a wal line\n".repeat(MAX_LISTED + 500);
+        let out = run(garbage.as_bytes(), ReplayOptions::default(), 4096).unwrap();
+        assert_eq!(out.stats.corrupt_line_count, (MAX_LISTED + 500) as u64);
+        assert_eq!(out.stats.corrupt_lines.len(), MAX_LISTED);
+        assert_eq!(out.stats.verify_integrity.errors.len(), MAX_LISTED);
+        assert_eq!(
+            out.stats.verify_integrity.error_count,
+            (MAX_LISTED + 500) as u64
+        );
+        assert!(!out.stats.verify_integrity.valid);
+        assert_eq!(
+            out.stats.corrupt_lines.last().unwrap().line,
+            MAX_LISTED as u64
+        );
     }
 
     #[test]
