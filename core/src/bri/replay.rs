@@ -20,7 +20,7 @@ use super::wal::{
 };
 use super::BriError;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// What to replay.
 #[derive(Debug, Clone)]
@@ -211,7 +211,10 @@ pub struct WalEngine {
     state: State,
     stats: WalStats,
     seg: Option<SegmentStats>,
-    ts_counts: HashMap<u64, u64, BuildTsHasher>,
+    /// Entries per timestamp (ordered map: no hash state, no flooding). Runs of one timestamp
+    /// are counted in `ts_run` first, so the map is touched once per run.
+    ts_counts: BTreeMap<u64, u64>,
+    ts_run: Option<(u64, u64)>,
     last_pointer: Option<String>,
     nonempty_lines: u64,
     first_entry_checked: Option<bool>,
@@ -246,7 +249,8 @@ impl WalEngine {
             state: initial,
             stats: WalStats::default(),
             seg: None,
-            ts_counts: HashMap::with_hasher(BuildTsHasher),
+            ts_counts: BTreeMap::new(),
+            ts_run: None,
             nonempty_lines: 0,
             first_entry_checked: None,
             first_entry_seen: false,
@@ -414,7 +418,15 @@ impl WalEngine {
         self.stats.total_entries += 1;
         self.stats.first_timestamp.get_or_insert(fields.timestamp);
         self.stats.last_timestamp = Some(fields.timestamp);
-        *self.ts_counts.entry(fields.timestamp).or_default() += 1;
+        match &mut self.ts_run {
+            Some((ts, n)) if *ts == fields.timestamp => *n += 1,
+            run => {
+                if let Some((ts, n)) = run.take() {
+                    *self.ts_counts.entry(ts).or_default() += n;
+                }
+                *run = Some((fields.timestamp, 1));
+            }
+        }
         self.stats.bri_get_line_count = line.number;
         set_opt(&mut self.stats.chain_head, fields.pointer);
 
@@ -529,6 +541,9 @@ impl WalEngine {
                 });
             }
         }
+        if let Some((ts, n)) = self.ts_run.take() {
+            *self.ts_counts.entry(ts).or_default() += n;
+        }
         let mut stats = self.stats;
         stats.segment_count = stats.segments.len() as u64;
         stats.lines_as_counted_under_bun = stats.total_physical_lines + stats.raw_u2028_u2029_chars;
@@ -574,37 +589,6 @@ impl ChainReport {
             expected: b.expected.clone(),
             found: b.found.clone(),
         })
-    }
-}
-
-/// A cheap hasher for the timestamp counters (keys are trusted-shape u64s from the input; a
-/// multiplicative hash is enough and much faster than SipHash).
-#[derive(Debug, Clone, Copy, Default)]
-struct BuildTsHasher;
-
-#[derive(Debug, Default)]
-struct TsHasher(u64);
-
-impl std::hash::Hasher for TsHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x517c_c1b7_2722_0a95);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0 ^ v)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            .rotate_left(26);
-    }
-}
-
-impl std::hash::BuildHasher for BuildTsHasher {
-    type Hasher = TsHasher;
-    fn build_hasher(&self) -> TsHasher {
-        TsHasher(0)
     }
 }
 

@@ -3,16 +3,16 @@
 
 use super::jss::canonical_document;
 use super::wal::Op;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Documents and collections. Hash maps for replay speed; every output ([`State::sorted_documents`],
-/// the canonical form, snapshots) is in key order, so it is deterministic.
+/// Documents and collections, in key order (ordered maps: deterministic output and no hash
+/// state, so no randomness in core and no hash-flooding of replay by a hostile WAL).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
     /// Key -> the document's stored JSS text, exactly as written.
-    pub documents: HashMap<String, String>,
+    pub documents: BTreeMap<String, String>,
     /// Set name -> members. A set is kept once it has existed, even when empty.
-    pub collections: HashMap<String, HashSet<String>>,
+    pub collections: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl State {
@@ -100,24 +100,15 @@ impl State {
 
     /// Documents in key order (byte order; JS string order for the ASCII keys BRI uses).
     pub fn sorted_documents(&self) -> Vec<(&String, &String)> {
-        let mut v: Vec<_> = self.documents.iter().collect();
-        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        v
+        self.documents.iter().collect()
     }
 
     /// Collections in name order, each with its members sorted.
     pub fn sorted_collections(&self) -> Vec<(&String, Vec<&String>)> {
-        let mut v: Vec<_> = self
-            .collections
+        self.collections
             .iter()
-            .map(|(k, set)| {
-                let mut m: Vec<&String> = set.iter().collect();
-                m.sort_unstable();
-                (k, m)
-            })
-            .collect();
-        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        v
+            .map(|(k, set)| (k, set.iter().collect()))
+            .collect()
     }
 
     /// The canonical form as a JSON value: `{"collections": {name: [sorted members]},
