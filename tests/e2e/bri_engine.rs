@@ -4,7 +4,7 @@
 use bri_core::bri::crypto::Key;
 use bri_core::bri::jss::JVal;
 use bri_core::bri::replay::{ReplayOptions, WalEngine, WalOutcome};
-use bri_core::bri::snapshot::{read_snapshot, write_snapshot_v1};
+use bri_core::bri::snapshot::{read_snapshot, write_snapshot_v1, write_snapshot_v1_encrypted};
 use bri_core::bri::state::State;
 use bri_core::bri::BriError;
 use bri_core::ErrorCode;
@@ -588,8 +588,21 @@ fn v1_snapshot_roundtrip_at_random_cut_points() {
                 4099,
             )
             .unwrap();
-            let bytes = write_snapshot_v1(&head.state, cut, 1_700_000_000_000);
-            let snap = read_snapshot(&bytes, None).unwrap();
+            // Encrypted databases get an encrypted snapshot (key and IV from the host).
+            let bytes = match &key {
+                Some(k) => {
+                    let iv: [u8; 12] = rng.gen();
+                    let b = write_snapshot_v1_encrypted(&head.state, cut, 1_700_000_000_000, k, iv);
+                    assert_eq!(
+                        read_snapshot(&b, None).unwrap_err().code(),
+                        ErrorCode::EncryptionKeyRequired
+                    );
+                    b
+                }
+                None => write_snapshot_v1(&head.state, cut, 1_700_000_000_000),
+            };
+            let snap = read_snapshot(&bytes, key.as_ref()).unwrap();
+            assert_eq!(snap.encrypted, key.is_some());
             assert_eq!(snap.wal_line, cut);
             assert_eq!(snap.version, 1);
             assert_eq!(
@@ -611,10 +624,12 @@ fn v1_snapshot_roundtrip_at_random_cut_points() {
                 rest.state, full.state,
                 "{name}: snapshot at line {cut} + remaining WAL != full replay"
             );
-            // Stored strings are kept byte-exact.
-            assert!(String::from_utf8(bytes)
-                .unwrap()
-                .starts_with("{\"version\":1,\"walLine\":"));
+            // Plain snapshots start as BRI's do.
+            if key.is_none() {
+                assert!(String::from_utf8(bytes)
+                    .unwrap()
+                    .starts_with("{\"version\":1,\"walLine\":"));
+            }
         }
         // The snapshot is valid JSS for a JS reader: plain JSON whose documents are strings.
         let bytes = write_snapshot_v1(&full.state, total, 1);
