@@ -24,6 +24,8 @@ use xxhash_rust::xxh64::xxh64;
 
 /// Longest anchor pattern; consecutive scan chunks overlap by this much.
 const OVERLAP: u64 = PARITY_FRAME_HEADER_LEN as u64;
+/// First scan step.
+const FIRST_STEP: u64 = 4 << 10;
 /// Default scan chunk.
 const DEFAULT_CHUNK: u64 = 64 << 10;
 
@@ -89,6 +91,7 @@ pub struct IndexLocator {
     rejected: u64,
     /// Index lengths announced by intact end markers (a few, to pair with parity anchors).
     seen_lens: Vec<u64>,
+    next_step: u64,
 }
 
 impl IndexLocator {
@@ -110,6 +113,7 @@ impl IndexLocator {
             done: None,
             rejected: 0,
             seen_lens: Vec::new(),
+            next_step: FIRST_STEP,
         }
     }
 
@@ -174,7 +178,11 @@ impl IndexLocator {
                 }));
                 continue;
             }
-            let lo = self.scanned_from.saturating_sub(self.chunk);
+            // Start small (the seek table and index copy 2 are usually in the last few KiB)
+            // and double up to the chunk size.
+            let step = self.next_step.min(self.chunk);
+            self.next_step = step.saturating_mul(2);
+            let lo = self.scanned_from.saturating_sub(step);
             let hi = (self.scanned_from + OVERLAP).min(self.file_len);
             self.pending = Some(Pending::Scan(lo..hi));
         }
@@ -225,6 +233,12 @@ impl IndexLocator {
         while q > 0 {
             q -= 1;
             let at = r.start + q as u64;
+            // Cheap one-byte filters first: the scan may cover much of a damaged file.
+            let maybe_parity = bytes[q] == PARITY_MAGIC as u8;
+            let maybe_end = bytes.get(q + 12) == Some(&(INDEX_END_MAGIC as u8));
+            if !maybe_parity && !maybe_end {
+                continue;
+            }
             if q + END_MARKER_LEN <= bytes.len() && u32_at(bytes, q + 12) == INDEX_END_MAGIC {
                 if let Some(len) = parse_end_marker(&bytes[q..]) {
                     if self.seen_lens.len() < 8 && !self.seen_lens.contains(&len) {
