@@ -147,6 +147,18 @@ impl ParityEncoder {
             ))
             .into());
         }
+        // Every frame length and the frame count must fit the u32 fields of the formats.
+        let frames = data_frames.len() as u64 + 2 + self.layout.stripes(self.fed);
+        let body =
+            super::format::expected_body_len(&self.layout, self.fed, data_frames.len() as u64)
+                .unwrap_or(u64::MAX);
+        if frames > u64::from(u32::MAX) / 12 || body > u64::from(u32::MAX) / 2 {
+            return Err(ParityError::invalid(format!(
+                "{frames} frames and an index of {body} bytes: too large for the seek table; \
+                 choose the layout from a closer size hint"
+            ))
+            .into());
+        }
         if !self.shard.is_empty() {
             self.shard_done();
         }

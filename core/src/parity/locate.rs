@@ -36,6 +36,8 @@ enum Cand {
     /// An index end marker expected to end at this offset (start of the parity region),
     /// with the layout read from the parity frame header that pointed there.
     EndAt(u64, ParityLayout),
+    /// The seek table, by its (intact-looking) footer.
+    Table(Range<u64>, crate::seek::Footer),
 }
 
 #[derive(Debug, Clone)]
@@ -44,12 +46,15 @@ enum Pending {
     Frame(Range<u64>),
     End(Range<u64>, ParityLayout),
     Copy(usize, Range<u64>),
+    Table(Range<u64>, crate::seek::Footer),
 }
 
 impl Pending {
     fn range(&self, file_len: u64) -> Range<u64> {
         match self {
-            Pending::Scan(r) | Pending::End(r, _) | Pending::Copy(_, r) => r.clone(),
+            Pending::Scan(r) | Pending::End(r, _) | Pending::Copy(_, r) | Pending::Table(r, _) => {
+                r.clone()
+            }
             // A frame may be cut by a truncation: read what exists, the header may be there.
             Pending::Frame(r) => r.start..r.end.min(file_len),
         }
@@ -156,6 +161,7 @@ impl IndexLocator {
                             self.pending = Some(Pending::Frame(r));
                         }
                     }
+                    Cand::Table(r, f) => self.pending = Some(Pending::Table(r, f)),
                     Cand::EndAt(p0, layout) => {
                         if self.tried_ends.insert(p0) {
                             self.pending =
@@ -208,6 +214,7 @@ impl IndexLocator {
             Pending::Scan(r) => self.scan(r, bytes),
             Pending::Frame(r) => self.try_frame(r, bytes),
             Pending::End(r, layout) => self.at_parity_start(r.end, &layout, bytes),
+            Pending::Table(_, f) => self.check_table(bytes, f),
             Pending::Copy(c, _) => {
                 if let Some(f) = &mut self.found {
                     f.copies[c] = Some(bytes.to_vec());
@@ -225,7 +232,38 @@ impl IndexLocator {
         }
     }
 
+    /// An intact seek table that lists no skippable frame means the file has no parity: stop
+    /// instead of scanning the whole file.
+    fn check_table(&mut self, table: &[u8], footer: crate::seek::Footer) {
+        let Ok(entries) = crate::seek::parse(table, footer) else {
+            return;
+        };
+        let sum: u64 = entries.iter().map(|e| u64::from(e.compressed)).sum();
+        if !entries.is_empty()
+            && sum + footer.table_len == self.file_len
+            && entries.iter().all(|e| e.decompressed != 0)
+        {
+            self.done = Some(Err(ParityError::IndexNotFound {
+                reason: "the file has no parity (its seek table lists no parity frames)".into(),
+            }));
+        }
+    }
+
     fn scan(&mut self, r: Range<u64>, bytes: &[u8]) {
+        if r.end == self.file_len && self.scanned_from == self.file_len && bytes.len() >= 9 {
+            let tail = &bytes[bytes.len() - 9..];
+            if let Ok(f) = crate::seek::parse_footer(tail, self.file_len) {
+                let at = self.file_len - f.table_len;
+                if f.table_len <= bytes.len() as u64 {
+                    self.check_table(&bytes[bytes.len() - f.table_len as usize..], f);
+                    if self.done.is_some() {
+                        return;
+                    }
+                } else if f.table_len <= 64 << 20 {
+                    self.queue.push_back(Cand::Table(at..self.file_len, f));
+                }
+            }
+        }
         let limit = self.scanned_from;
         self.scanned_from = r.start;
         let full_stripe = |h: &ParityHeader| h.layout().parity_frame_len(usize::from(h.m));

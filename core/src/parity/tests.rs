@@ -857,3 +857,38 @@ fn zstd_decoder_ignores_parity_frames() {
     assert!(out == content);
     assert_eq!(verify(&file).state, OverallState::Intact);
 }
+
+/// A file without parity (data frames and a seek table only) is recognised from its seek
+/// table, without scanning the whole file.
+#[test]
+fn file_without_parity_is_recognised_from_its_seek_table() {
+    let mut rng = StdRng::seed_from_u64(16);
+    for frames_n in [3usize, 2_000] {
+        let mut file = Vec::new();
+        let mut entries = Vec::new();
+        for _ in 0..frames_n {
+            let n = rng.gen_range(20..200);
+            let mut f = vec![0u8; n];
+            rng.fill(&mut f[..]);
+            entries.push(SeekEntry {
+                compressed: n as u32,
+                decompressed: 2 * n as u32,
+                checksum: 1,
+            });
+            file.extend_from_slice(&f);
+        }
+        file.extend_from_slice(&crate::seek::encode(&entries));
+        let mut loc = IndexLocator::new(file.len() as u64);
+        let mut read = 0u64;
+        while let Some(r) = loc.next_request() {
+            read += r.end - r.start;
+            loc.supply(r.start, &file[r.start as usize..r.end as usize])
+                .unwrap();
+        }
+        let table = 17 + 12 * frames_n as u64;
+        assert!(read <= 4096 + table, "{read}");
+        let e = loc.finish().unwrap_err();
+        assert!(e.to_string().contains("has no parity"), "{e}");
+        assert_eq!(verify(&file).state, OverallState::IndexLost);
+    }
+}
