@@ -8,7 +8,7 @@
 
 use crate::error::{exit_code_for, CliError, CmdResult, EXIT_DAMAGED};
 use crate::output::Output;
-use bri_core::bri::replay::{iso_ms, ReplayOptions, WalEngine, WalOutcome};
+use bri_core::bri::replay::{iso_ms, LineBreaks, ReplayOptions, WalEngine, WalOutcome};
 use bri_core::bri::snapshot::{read_snapshot, Snapshot};
 use bri_core::bri::state::State;
 use bri_core::bri::wal::DEFAULT_MAX_LINE_BYTES;
@@ -44,6 +44,31 @@ pub struct DirArgs {
     /// Longest WAL line accepted, in bytes (a longer one is reported as damage).
     #[arg(long, default_value_t = DEFAULT_MAX_LINE_BYTES)]
     pub max_line_bytes: usize,
+    /// The runtime BRI ran under: Bun's line reader also breaks at raw U+2028/U+2029, which
+    /// changes line numbers (and so the meaning of snapshot.jss's walLine).
+    #[arg(long, value_enum, default_value_t = Runtime::Node)]
+    pub runtime: Runtime,
+}
+
+/// `--runtime`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Runtime {
+    Node,
+    Bun,
+}
+
+impl DirArgs {
+    /// The base replay options these arguments ask for.
+    pub fn replay_options(&self) -> ReplayOptions {
+        ReplayOptions {
+            max_line_bytes: self.max_line_bytes,
+            line_breaks: match self.runtime {
+                Runtime::Node => LineBreaks::Node,
+                Runtime::Bun => LineBreaks::Bun,
+            },
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -237,12 +262,11 @@ pub fn compute_state(
     choice: SourceChoice,
     at: Option<u64>,
     key: Option<Key>,
-    max_line_bytes: usize,
+    base: &ReplayOptions,
 ) -> Result<(State, StateSource, WalOutcome, Option<Snapshot>), CliError> {
     let wal_opts = ReplayOptions {
         until_time: at,
-        max_line_bytes,
-        ..Default::default()
+        ..base.clone()
     };
     if choice != SourceChoice::Snapshot {
         let out = replay_dir(dd, State::new(), wal_opts.clone(), key.clone())?;
@@ -395,7 +419,8 @@ fn cmd_state(a: StateArgs, out: &Output) -> CmdResult {
     } else {
         SourceChoice::Auto
     };
-    let (state, source, outcome, snap) = compute_state(&dd, choice, at, key, a.dir.max_line_bytes)?;
+    let (state, source, outcome, snap) =
+        compute_state(&dd, choice, at, key, &a.dir.replay_options())?;
     let when = match at {
         Some(t) => format!(" at {t} ({})", iso_ms(t)),
         None => String::new(),
@@ -458,8 +483,7 @@ fn cmd_verify(a: DirArgs, out: &Output) -> CmdResult {
         State::new(),
         ReplayOptions {
             apply: false,
-            max_line_bytes: a.max_line_bytes,
-            ..Default::default()
+            ..a.replay_options()
         },
         key.clone(),
     )?;
@@ -558,8 +582,7 @@ fn cmd_stats(a: DirArgs, out: &Output) -> CmdResult {
         State::new(),
         ReplayOptions {
             apply: true,
-            max_line_bytes: a.max_line_bytes,
-            ..Default::default()
+            ..a.replay_options()
         },
         key.clone(),
     )
@@ -571,8 +594,7 @@ fn cmd_stats(a: DirArgs, out: &Output) -> CmdResult {
                 State::new(),
                 ReplayOptions {
                     apply: false,
-                    max_line_bytes: a.max_line_bytes,
-                    ..Default::default()
+                    ..a.replay_options()
                 },
                 None,
             )

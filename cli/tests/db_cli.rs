@@ -332,3 +332,35 @@ fn bad_arguments_are_clear_errors() {
     let o = bri(&["db", "stats", "--data-dir", "/nonexistent/bri"], None);
     assert_eq!(o.status.code(), Some(5));
 }
+
+/// `--runtime bun` numbers lines as BRI does under Bun (also breaking at raw U+2028/U+2029).
+#[test]
+fn bun_runtime_line_numbers() {
+    for name in ["basic", "multiseg"] {
+        let d = data(name);
+        let o = bri(
+            &[
+                "--json",
+                "db",
+                "stats",
+                "--runtime",
+                "bun",
+                "--data-dir",
+                d.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v = stdout_json(&o);
+        let want = read_json(&fixtures().join(name).join("expected/wal-stats.json"));
+        assert_eq!(
+            v["totalPhysicalLines"], want["linesAsCountedUnderBun"],
+            "{name}"
+        );
+        assert_eq!(
+            v["briGetLineCount"].as_u64().unwrap(),
+            want["briGetLineCount"].as_u64().unwrap()
+                + want["rawU2028U2029Chars"].as_u64().unwrap()
+        );
+    }
+}

@@ -796,3 +796,43 @@ fn malformed_input_never_panics() {
         assert!(r.is_err(), "cut {cut}");
     }
 }
+
+/// Under Bun, BRI's reader also breaks lines at raw U+2028/U+2029: the fixture README gives the
+/// line count under Bun and says Bun's walLine is larger by exactly the number of those
+/// characters, and the entries holding them are lost.
+#[test]
+fn bun_line_numbering_matches_the_readme() {
+    use bri_core::bri::replay::LineBreaks;
+    for name in SCENARIOS {
+        let want = read_json(&scen(name).join("expected/wal-stats.json"));
+        let out = run_engine(
+            &segments(name),
+            State::new(),
+            ReplayOptions {
+                line_breaks: LineBreaks::Bun,
+                ..Default::default()
+            },
+            key_of(name),
+            4093,
+        )
+        .unwrap();
+        let raw = want["rawU2028U2029Chars"].as_u64().unwrap();
+        assert_eq!(
+            out.stats.total_physical_lines,
+            want["linesAsCountedUnderBun"].as_u64().unwrap(),
+            "{name}"
+        );
+        assert_eq!(
+            out.stats.bri_get_line_count,
+            want["briGetLineCount"].as_u64().unwrap() + raw,
+            "{name}: walLine under Bun"
+        );
+        assert_eq!(
+            out.applied_entries,
+            want["totalEntries"].as_u64().unwrap()
+                - want["linesWithRawU2028orU2029"].as_u64().unwrap(),
+            "{name}: entries that survive Bun's line splitting"
+        );
+        assert_eq!(out.stats.raw_u2028_u2029_chars, raw);
+    }
+}

@@ -48,7 +48,7 @@ pub mod wal;
 
 pub use chain::{pointer, ChainVerifier};
 pub use crypto::Key;
-pub use replay::{ReplayOptions, WalEngine, WalOutcome, WalStats};
+pub use replay::{LineBreaks, ReplayOptions, WalEngine, WalOutcome, WalStats};
 pub use snapshot::{read_snapshot, write_snapshot_v1, write_snapshot_v1_encrypted, Snapshot};
 pub use state::State;
 

@@ -43,6 +43,21 @@ pub struct ReplayOptions {
     /// Apply entries to the state. Off: only statistics and chain (encrypted WAL needs no key
     /// then, but the chain is not checked without it).
     pub apply: bool,
+    /// How BRI's reader breaks lines: under Node (the default) only at `\n`; under Bun also at
+    /// raw U+2028/U+2029, which JSON leaves inside strings, so such an entry becomes 2+
+    /// unreadable lines (the write is lost) and every later line number, `walLine` included,
+    /// grows. Choose the runtime the database ran under to interpret its `walLine`.
+    pub line_breaks: LineBreaks,
+}
+
+/// The JavaScript runtime whose line splitting to follow (see [`ReplayOptions::line_breaks`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LineBreaks {
+    /// Node's readline: `\n` only.
+    #[default]
+    Node,
+    /// Bun's readline: `\n`, U+2028 and U+2029.
+    Bun,
 }
 
 impl Default for ReplayOptions {
@@ -56,6 +71,7 @@ impl Default for ReplayOptions {
             anchor: None,
             unanchored: false,
             apply: true,
+            line_breaks: LineBreaks::Node,
         }
     }
 }
@@ -229,6 +245,9 @@ pub struct WalEngine {
     unknown: BTreeMap<String, u64>,
     chain_unchecked: bool,
     integrity_errors: u64,
+    /// Bun mode: extra lines so far (in all, in the current segment).
+    bun_extra: u64,
+    bun_extra_in_segment: u64,
 }
 
 impl WalEngine {
@@ -264,6 +283,8 @@ impl WalEngine {
             unknown: BTreeMap::new(),
             chain_unchecked: false,
             integrity_errors: 0,
+            bun_extra: 0,
+            bun_extra_in_segment: 0,
         }
     }
 
@@ -283,6 +304,7 @@ impl WalEngine {
         if self.seg.is_some() {
             self.end_segment()?;
         }
+        self.bun_extra_in_segment = 0;
         self.seg = Some(SegmentStats {
             file: name.to_owned(),
             anchor_pointer: self.last_pointer.clone(),
@@ -302,7 +324,18 @@ impl WalEngine {
         let mut splitter = std::mem::replace(&mut self.splitter, LineSplitter::new(1));
         let r = splitter.push(chunk, |line| self.on_line(line));
         self.splitter = splitter;
-        r
+        r.map_err(|e| self.renumber(e))
+    }
+
+    /// Splitter errors carry Node line numbers; in Bun mode add the extra lines seen so far.
+    fn renumber(&self, e: BriError) -> BriError {
+        match e {
+            BriError::LineTooLong { line, limit } => BriError::LineTooLong {
+                line: line + self.bun_extra,
+                limit,
+            },
+            other => other,
+        }
     }
 
     /// End the current segment (an unterminated last line is processed now).
@@ -317,17 +350,45 @@ impl WalEngine {
     }
 
     fn on_line(&mut self, line: RawLine<'_>) -> Result<(), BriError> {
+        let u = count_u2028_u2029(line.bytes);
+        if u > 0 {
+            self.stats.lines_with_raw_u2028_or_u2029 += 1;
+            self.stats.raw_u2028_u2029_chars += u;
+        }
+        if self.opts.line_breaks == LineBreaks::Node || u == 0 {
+            let number = line.number + self.bun_extra;
+            let in_segment = line.in_segment + self.bun_extra_in_segment;
+            return self.on_runtime_line(RawLine {
+                number,
+                in_segment,
+                ..line
+            });
+        }
+        // Bun: the pieces between U+2028/U+2029 are lines of their own.
+        let pieces = split_u2028_u2029(line.bytes);
+        let last = pieces.len() - 1;
+        for (k, piece) in pieces.into_iter().enumerate() {
+            let r = RawLine {
+                number: line.number + self.bun_extra + k as u64,
+                in_segment: line.in_segment + self.bun_extra_in_segment + k as u64,
+                bytes: piece,
+                terminated: if k == last { line.terminated } else { true },
+            };
+            self.on_runtime_line(r)?;
+        }
+        self.bun_extra += last as u64;
+        self.bun_extra_in_segment += last as u64;
+        Ok(())
+    }
+
+    /// One line as the chosen runtime's reader sees it.
+    fn on_runtime_line(&mut self, line: RawLine<'_>) -> Result<(), BriError> {
         let seg = self.seg.get_or_insert_with(SegmentStats::default);
         seg.physical_lines += 1;
         seg.first_line.get_or_insert(line.number);
         seg.last_line = Some(line.number);
         seg.ends_with_newline = Some(line.terminated);
         self.stats.total_physical_lines += 1;
-        let u = count_u2028_u2029(line.bytes);
-        if u > 0 {
-            self.stats.lines_with_raw_u2028_or_u2029 += 1;
-            self.stats.raw_u2028_u2029_chars += u;
-        }
         // Only the last line of everything fed can be the torn tail; forget an earlier one.
         self.last_line_unreadable_unterminated = None;
         let fields = match split_line(line.bytes) {
@@ -546,7 +607,10 @@ impl WalEngine {
         }
         let mut stats = self.stats;
         stats.segment_count = stats.segments.len() as u64;
-        stats.lines_as_counted_under_bun = stats.total_physical_lines + stats.raw_u2028_u2029_chars;
+        stats.lines_as_counted_under_bun = match self.opts.line_breaks {
+            LineBreaks::Node => stats.total_physical_lines + stats.raw_u2028_u2029_chars,
+            LineBreaks::Bun => stats.total_physical_lines,
+        };
         stats.distinct_timestamps = self.ts_counts.len() as u64;
         stats.max_entries_sharing_one_timestamp =
             self.ts_counts.values().copied().max().unwrap_or(0);
@@ -590,6 +654,24 @@ impl ChainReport {
             found: b.found.clone(),
         })
     }
+}
+
+/// Split at every raw U+2028/U+2029 (UTF-8 `E2 80 A8`/`E2 80 A9`), dropping the separators.
+fn split_u2028_u2029(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i + 2 < bytes.len() {
+        if bytes[i] == 0xE2 && bytes[i + 1] == 0x80 && matches!(bytes[i + 2], 0xA8 | 0xA9) {
+            out.push(&bytes[start..i]);
+            i += 3;
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push(&bytes[start..]);
+    out
 }
 
 /// Put `v` into `slot`, reusing its buffer (no allocation per line).
@@ -785,6 +867,28 @@ mod tests {
             out.stats.corrupt_lines.last().unwrap().line,
             MAX_LISTED as u64
         );
+    }
+
+    #[test]
+    fn bun_breaks_lines_at_u2028() {
+        let doc = r#"{"action":"SET","target":"A","value":"{\"s\":\"a b c\"}"}"#;
+        let w = wal(&[(10, doc), (20, SADD)]);
+        let node = run(w.as_bytes(), ReplayOptions::default(), 5).unwrap();
+        assert_eq!(node.stats.total_physical_lines, 2);
+        assert_eq!(node.stats.lines_as_counted_under_bun, 4);
+        assert!(node.state.documents.contains_key("A"));
+        let opts = ReplayOptions {
+            line_breaks: LineBreaks::Bun,
+            ..Default::default()
+        };
+        let bun = run(w.as_bytes(), opts, 5).unwrap();
+        assert_eq!(bun.stats.total_physical_lines, 4);
+        assert_eq!(bun.stats.bri_get_line_count, 4);
+        assert_eq!(bun.stats.corrupt_line_count, 3);
+        assert_eq!(bun.stats.raw_u2028_u2029_chars, 2);
+        // The write is lost under Bun; the SADD after it is line 4.
+        assert!(!bun.state.documents.contains_key("A"));
+        assert_eq!(bun.last_applied_line, 4);
     }
 
     #[test]
