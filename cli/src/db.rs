@@ -281,7 +281,7 @@ pub fn compute_state(
         if t < st {
             return Err(BriError::TimestampNotFound {
                 message: format!(
-                    "{t} ({}) is before snapshot.jss was taken ({st}, {}) and the WAL does not start at line 1 of the history, so the state at that time cannot be rebuilt",
+                    "{t} ({}) is before snapshot.jss was taken ({st}, {}), so the snapshot cannot give the state at that time; replay the WAL from line 1 instead (it must be complete: --from-wal)",
                     iso_ms(t),
                     iso_ms(st)
                 ),
@@ -353,7 +353,10 @@ pub fn parse_time(s: &str) -> Result<u64, CliError> {
     }
     let offset_min = match &s[i..] {
         "Z" | "z" => 0,
-        tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) && &tz[3..4] == ":" => {
+        tz if tz.len() == 6
+            && (tz.starts_with('+') || tz.starts_with('-'))
+            && tz.as_bytes()[3] == b':' =>
+        {
             let oh = num(i + 1..i + 3)?;
             let om = num(i + 4..i + 6)?;
             if oh > 23 || om > 59 {
@@ -705,6 +708,10 @@ mod tests {
             "2024-02-05T13:05:18",
             "1969-12-31T23:59:59Z",
             "2024-02-05T13:05:18.Z",
+            "2024-02-05T13:05:18+0\u{e9}:0",
+            "2024-02-05T13:05:18.946\u{e9}",
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}",
+            "2024-\u{e9}2-05T13:05:18Z",
         ] {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
