@@ -459,6 +459,18 @@ fn cmd_state(a: StateArgs, out: &Output) -> CmdResult {
         note
     };
     let mut notes = vec![note];
+    if let Some(b) = outcome.chain.broken.first() {
+        notes.push(format!(
+            "warning: the WAL pointer chain is broken at line {} ({} broken link(s)); see bri db verify",
+            b.line, outcome.chain.broken_count
+        ));
+    }
+    if outcome.stats.corrupt_line_count > 0 {
+        notes.push(format!(
+            "{} unreadable line(s) skipped, as BRI skips them",
+            outcome.stats.corrupt_line_count
+        ));
+    }
     if let Some(t) = &outcome.torn_tail {
         notes.push(format!(
             "torn last line {} in {} ({} bytes) was not applied",
