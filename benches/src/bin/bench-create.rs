@@ -85,6 +85,9 @@ struct Run {
     rss_kib: Option<u64>,
     /// Peak RSS of `tar` (CLI pipeline only), KiB.
     tar_rss_kib: Option<u64>,
+    /// CPU seconds (user + system) of the process(es): far less sensitive than wall time to
+    /// other work on the machine.
+    cpu_seconds: Option<f64>,
 }
 
 struct ToolResult {
@@ -116,6 +119,14 @@ impl ToolResult {
     fn peak_rss_kib(&self) -> Option<u64> {
         self.runs.iter().filter_map(|r| r.rss_kib).max()
     }
+    fn median_cpu(&self) -> Option<f64> {
+        let mut s: Vec<f64> = self.runs.iter().filter_map(|r| r.cpu_seconds).collect();
+        if s.is_empty() {
+            return None;
+        }
+        s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        Some(s[s.len() / 2])
+    }
     fn peak_tar_rss_kib(&self) -> Option<u64> {
         self.runs.iter().filter_map(|r| r.tar_rss_kib).max()
     }
@@ -130,7 +141,7 @@ fn wrapped(prog: &Path, args: &[String], rss_file: &Path) -> Command {
     if have_time() {
         let mut c = Command::new(TIME_BIN);
         c.arg("-f")
-            .arg("%M")
+            .arg("%M %U %S")
             .arg("-o")
             .arg(rss_file)
             .arg(prog)
@@ -143,9 +154,21 @@ fn wrapped(prog: &Path, args: &[String], rss_file: &Path) -> Command {
     }
 }
 
-fn read_rss(rss_file: &Path) -> Option<u64> {
-    let text = fs::read_to_string(rss_file).ok()?;
-    text.lines().rev().find_map(|l| l.trim().parse().ok())
+/// (peak RSS KiB, user + system CPU seconds) from the `%M %U %S` line of GNU time.
+fn read_rss(rss_file: &Path) -> (Option<u64>, Option<f64>) {
+    let Ok(text) = fs::read_to_string(rss_file) else {
+        return (None, None);
+    };
+    for l in text.lines().rev() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        if f.len() == 3 {
+            if let (Ok(m), Ok(u), Ok(sy)) = (f[0].parse(), f[1].parse::<f64>(), f[2].parse::<f64>())
+            {
+                return (Some(m), Some(u + sy));
+            }
+        }
+    }
+    (None, None)
 }
 
 fn dir_stats(dir: &Path) -> std::io::Result<(u64, u64)> {
@@ -278,11 +301,13 @@ fn run_bri(a: &Args, input: &Path, out: &Path, level: i32, tmp: &Path) -> Result
     let compressed = fs::metadata(out)
         .map_err(|e| format!("no output {}: {e}", out.display()))?
         .len();
+    let (rss_kib, cpu_seconds) = read_rss(&rss);
     Ok(Run {
         seconds,
         compressed,
-        rss_kib: read_rss(&rss),
+        rss_kib,
         tar_rss_kib: None,
+        cpu_seconds,
     })
 }
 
@@ -310,11 +335,14 @@ fn run_cli(a: &Args, input: &Path, out: &Path, level: i32, tmp: &Path) -> Result
         return Err(format!("tar: {tar_status}, zstd: {zstd}"));
     }
     let compressed = fs::metadata(out).map_err(|e| e.to_string())?.len();
+    let (rss_kib, zstd_cpu) = read_rss(&zstd_rss);
+    let (tar_rss_kib, tar_cpu) = read_rss(&tar_rss);
     Ok(Run {
         seconds,
         compressed,
-        rss_kib: read_rss(&zstd_rss),
-        tar_rss_kib: read_rss(&tar_rss),
+        rss_kib,
+        tar_rss_kib,
+        cpu_seconds: zstd_cpu.zip(tar_cpu).map(|(a, b)| a + b),
     })
 }
 
@@ -550,6 +578,9 @@ fn main() -> ExitCode {
                 "compressedBytes": t.compressed(),
                 "ratio": t.compressed().map(|c| in_bytes as f64 / c as f64),
                 "peakRssKiB": t.peak_rss_kib(),
+                "cpuSeconds": t.runs.iter().map(|r| r.cpu_seconds).collect::<Vec<_>>(),
+                "medianCpuSeconds": t.median_cpu(),
+                "mbPerCpuSecond": t.median_cpu().map(|c| in_bytes as f64 / 1e6 / c),
                 "tarPeakRssKiB": t.peak_tar_rss_kib(),
             })
         };
@@ -574,7 +605,7 @@ fn main() -> ExitCode {
             |k: Option<u64>| k.map_or("-".to_string(), |k| format!("{:.1}", k as f64 / 1024.0));
         let mib = in_bytes as f64 / MIB as f64;
         table.push(format!(
-            "| {} ({:.0} MiB, -{}) | bri create-files | {} | {} | {} | {} | {} | {} | {}{} |",
+            "| {} ({:.0} MiB, -{}) | bri create-files | {} | {} | {} | {} | {} | {} | {} | {} | {}{} |",
             sc.name,
             mib,
             sc.level,
@@ -584,6 +615,11 @@ fn main() -> ExitCode {
             bri.compressed().map_or("-".into(), |c| c.to_string()),
             size_vs_cli.map_or("-".into(), |x| format!("{:+.2}%", x * 100.0)),
             f(thr_vs_cli, 2) + "x",
+            f(bri.median_cpu(), 2),
+            match (bri.median_cpu(), cli.median_cpu()) {
+                (Some(b), Some(c)) => format!("{:.2}x", b / c),
+                _ => "-".into(),
+            },
             rss(bri.peak_rss_kib()),
             match mem_ok {
                 Some(true) => format!(" (< {} MiB: ok)", sc.rss_limit_mib.unwrap()),
@@ -592,7 +628,7 @@ fn main() -> ExitCode {
             }
         ));
         table.push(format!(
-            "| {} ({:.0} MiB, -{}) | tar \\| zstd -T0 -{} | {} | {} | {} | {} | 0% | 1x | {} (tar {}) |",
+            "| {} ({:.0} MiB, -{}) | tar \\| zstd -T0 -{} | {} | {} | {} | {} | 0% | 1x | {} | 1x | {} (tar {}) |",
             sc.name,
             mib,
             sc.level,
@@ -601,6 +637,7 @@ fn main() -> ExitCode {
             f(mbps(in_bytes, cli.best_seconds()), 1),
             f(cli.compressed().map(|c| in_bytes as f64 / c as f64), 3),
             cli.compressed().map_or("-".into(), |c| c.to_string()),
+            f(cli.median_cpu(), 2),
             rss(cli.peak_rss_kib()),
             rss(cli.peak_tar_rss_kib()),
         ));
@@ -640,9 +677,9 @@ fn main() -> ExitCode {
         );
         println!();
         println!(
-            "| scenario | tool | MB/s (median) | MB/s (best) | ratio | compressed bytes | size vs CLI | throughput vs CLI (median) | peak RSS MiB |"
+            "| scenario | tool | MB/s (median) | MB/s (best) | ratio | compressed bytes | size vs CLI | throughput vs CLI (median) | CPU s (median) | CPU vs CLI | peak RSS MiB |"
         );
-        println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for l in &table {
             println!("{l}");
         }
