@@ -10,7 +10,7 @@ pub fn pointer(previous: &str, entry: &str) -> String {
     String::from_utf8_lossy(&b).into_owned()
 }
 
-/// [`pointer`] as 8 ASCII hex digits on the stack (no allocation).
+/// [`pointer()`] as 8 ASCII hex digits on the stack (no allocation).
 pub fn pointer_bytes(previous: &str, entry: &str) -> [u8; 8] {
     let mut h = Sha256::new();
     h.update(previous.as_bytes());
