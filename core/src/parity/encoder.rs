@@ -2,13 +2,15 @@
 //! stripe's parity (`m * shard_size`) plus one shard.
 
 use super::format::{encode_index, shard_hash, ParityHeader, PARITY_FRAME_HEADER_LEN};
-use super::index::{shared_codec, ParityIndex};
+use super::index::ParityIndex;
 use super::layout::ParityLayout;
 use super::ParityError;
 use crate::seek::SeekEntry;
-use reed_solomon_erasure::galois_8::ReedSolomon;
 use std::collections::VecDeque;
 use std::sync::Arc;
+
+/// Bytes of a shard multiplied into all parity buffers before moving on.
+const ENCODE_BLOCK: usize = 64 << 10;
 
 /// Computes the parity of a data region while it is written.
 ///
@@ -21,7 +23,8 @@ use std::sync::Arc;
 /// ```
 pub struct ParityEncoder {
     layout: ParityLayout,
-    rs: Arc<ReedSolomon>,
+    /// `m` rows of `k` coefficients (row-major) of the encoding matrix's parity part.
+    rows: Arc<Vec<u8>>,
     shard: Vec<u8>,
     shard_in_stripe: usize,
     stripe: u64,
@@ -52,11 +55,11 @@ pub struct ParityTail {
 impl ParityEncoder {
     pub fn new(layout: ParityLayout) -> crate::Result<Self> {
         layout.validate()?;
-        let rs = shared_codec(layout.k, layout.m)?;
+        let rows = super::gf::shared_parity_rows(usize::from(layout.k), usize::from(layout.m));
         let s = layout.shard_size as usize;
         Ok(ParityEncoder {
             layout,
-            rs,
+            rows,
             shard: Vec::with_capacity(s),
             shard_in_stripe: 0,
             stripe: 0,
@@ -101,9 +104,15 @@ impl ParityEncoder {
         let s = self.layout.shard_size as usize;
         self.shard.resize(s, 0);
         self.stripe_hashes.push(shard_hash(&self.shard, s));
-        self.rs
-            .encode_single_sep(self.shard_in_stripe, &self.shard, &mut self.parity)
-            .expect("shard and parity buffers have the layout's sizes");
+        // parity_j ^= E[k+j][i] * shard, block by block so the input block stays in cache.
+        let k = usize::from(self.layout.k);
+        let i = self.shard_in_stripe;
+        for (b, block) in self.shard.chunks(ENCODE_BLOCK).enumerate() {
+            let at = b * ENCODE_BLOCK;
+            for (j, p) in self.parity.iter_mut().enumerate() {
+                super::gf::mul_add(self.rows[j * k + i], block, &mut p[at..at + block.len()]);
+            }
+        }
         self.shard.clear();
         self.shard_in_stripe += 1;
         if self.shard_in_stripe == usize::from(self.layout.k) {
@@ -129,6 +138,9 @@ impl ParityEncoder {
         for p in &self.parity[..ms] {
             frame.extend_from_slice(p);
             self.hashes.push(shard_hash(p, s));
+        }
+        for p in &mut self.parity {
+            p.fill(0);
         }
         self.ready.push_back(frame);
         self.shard_in_stripe = 0;

@@ -25,6 +25,7 @@
 
 mod encoder;
 mod format;
+mod gf;
 mod index;
 mod layout;
 mod locate;
