@@ -12,7 +12,7 @@
 //! the whole input.
 
 use super::chain::{BrokenLink, ChainVerifier};
-use super::crypto::{decrypt_entry, Key};
+use super::crypto::{decrypt_entry, looks_like_ciphertext, Key};
 use super::state::State;
 use super::wal::{
     count_u2028_u2029, parse_entry, split_line, LineShape, LineSplitter, RawLine,
@@ -245,6 +245,8 @@ pub struct WalEngine {
     unknown: BTreeMap<String, u64>,
     chain_unchecked: bool,
     integrity_errors: u64,
+    /// Lines whose payload was plaintext JSON (an encrypted DB has none).
+    plaintext_entries: u64,
     /// Bun mode: extra lines so far (in all, in the current segment).
     bun_extra: u64,
     bun_extra_in_segment: u64,
@@ -283,6 +285,7 @@ impl WalEngine {
             unknown: BTreeMap::new(),
             chain_unchecked: false,
             integrity_errors: 0,
+            plaintext_entries: 0,
             bun_extra: 0,
             bun_extra_in_segment: 0,
         }
@@ -410,9 +413,22 @@ impl WalEngine {
             && self.opts.until_line.is_none_or(|n| line.number <= n)
             && self.opts.until_time.is_none_or(|t| fields.timestamp <= t);
 
-        // Get the plaintext entry.
+        // Get the plaintext entry. A payload that is neither JSON nor base64 is corrupt; a
+        // base64 one in a WAL whose entries so far were plaintext is too (not an encrypted DB).
         let decrypted;
-        let plaintext: Option<&str> = if fields.is_encrypted() {
+        let encrypted = fields.is_encrypted()
+            && looks_like_ciphertext(fields.payload)
+            && (self.key.is_some() || self.plaintext_entries == 0);
+        if !encrypted && fields.is_encrypted() {
+            let reason = if looks_like_ciphertext(fields.payload) {
+                "the entry looks encrypted, but the entries before it are plaintext JSON"
+            } else {
+                "the entry is neither JSON nor an encrypted (base64) entry"
+            };
+            self.corrupt(&line, reason.into());
+            return Ok(());
+        }
+        let plaintext: Option<&str> = if encrypted {
             self.stats.encrypted = true;
             match &self.key {
                 Some(key) => match decrypt_entry(
@@ -447,6 +463,7 @@ impl WalEngine {
                 }
             }
         } else {
+            self.plaintext_entries += 1;
             Some(fields.payload)
         };
 
@@ -849,6 +866,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out.unknown_actions["NOPE"], 1);
+    }
+
+    /// A damaged payload in a plaintext WAL is a corrupt line, not a demand for a key.
+    #[test]
+    fn non_json_payload_in_plaintext_wal_is_corrupt() {
+        let mut w = wal(&[(10, SET_A)]);
+        w.push_str("20|0123abcd|not json at all\n");
+        w.push_str(&format!("30|0123abcd|{}\n", "QUJD".repeat(20)));
+        let out = run(w.as_bytes(), ReplayOptions::default(), 7).unwrap();
+        assert_eq!(out.stats.corrupt_line_count, 2);
+        assert_eq!(out.stats.corrupt_lines[0].line, 2);
+        assert!(out.stats.corrupt_lines[1].reason.contains("plaintext"));
+        assert!(!out.stats.encrypted);
+        assert_eq!(out.state.documents.len(), 1);
+        // The same garbage first in a WAL is no encrypted entry either.
+        let out = run(b"20|0123abcd|not json\n", ReplayOptions::default(), 7).unwrap();
+        assert_eq!(out.stats.corrupt_line_count, 1);
     }
 
     #[test]
