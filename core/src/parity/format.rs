@@ -294,7 +294,9 @@ pub(crate) fn parse_end_marker(b: &[u8]) -> Option<u64> {
     if xxh64(&b[0..8], 0) as u32 != u32_at(b, 8) {
         return None;
     }
-    Some(u64_at(b, 0))
+    let len = u64_at(b, 0);
+    // The smallest index frame (empty body) is 72 bytes.
+    (len >= (INDEX_FIXED_LEN + 8 + END_MARKER_LEN) as u64).then_some(len)
 }
 
 /// Decode a merged, verified body into the data-frame entries and the shard hashes.

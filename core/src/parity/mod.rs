@@ -46,6 +46,9 @@ pub use whole::{
 };
 
 use crate::error::ErrorCode;
+
+/// Name of the error-correction scheme, for the manifest's `errorCorrection.algorithm`.
+pub const ALGORITHM: &str = "reed-solomon-gf256";
 use std::ops::Range;
 
 /// Errors of the parity layer; converted into [`crate::Error::Parity`].

@@ -892,3 +892,112 @@ fn file_without_parity_is_recognised_from_its_seek_table() {
         assert_eq!(verify(&file).state, OverallState::IndexLost);
     }
 }
+
+/// Reads a file with nothing but the offsets written in docs/FORMAT-parity.md, computes the
+/// parity with the documented matrix, and compares: the spec and the bytes agree.
+#[test]
+fn documented_offsets_match_the_bytes() {
+    let u16_ = |b: &[u8], at: usize| u16::from_le_bytes([b[at], b[at + 1]]) as u64;
+    let u32_ = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as u64;
+    let u64_ = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let xxh = |b: &[u8]| xxhash_rust::xxh64::xxh64(b, 0);
+    let mut rng = StdRng::seed_from_u64(17);
+    let data = random_data(&mut rng, 9_001);
+    let b = build_with(&data, ParityLayout::new(7, 3, 128).unwrap(), &mut rng);
+    let f = &b.file;
+    let d = data.len();
+    // Index copy 1 at D (section 4).
+    let ix = &f[d..];
+    assert_eq!(u32_(ix, 0), 0x184D2A5C);
+    let i_len = u32_(ix, 4) as usize + 8;
+    assert_eq!((u16_(ix, 8), u16_(ix, 10), u16_(ix, 12)), (1, 7, 3));
+    assert_eq!(ix[15], 0);
+    assert_eq!(
+        (u32_(ix, 16), u32_(ix, 20), u64_(ix, 24)),
+        (128, 4096, d as u64)
+    );
+    let f_n = u64_(ix, 32) as usize;
+    let lb = u64_(ix, 40) as usize;
+    let blocks = lb.div_ceil(4096);
+    assert_eq!(i_len, 72 + 8 * blocks + lb);
+    assert_eq!(u64_(ix, 48 + 8 * blocks), xxh(&ix[8..48 + 8 * blocks]));
+    let body = &ix[56 + 8 * blocks..56 + 8 * blocks + lb];
+    for bl in 0..blocks {
+        let blk = &body[bl * 4096..lb.min((bl + 1) * 4096)];
+        assert_eq!(u64_(ix, 48 + 8 * bl), xxh(blk));
+    }
+    let em = &ix[i_len - 16..i_len];
+    assert_eq!(u64_(em, 0) as usize, i_len);
+    assert_eq!(u32_(em, 8), xxh(&em[0..8]) & 0xFFFF_FFFF);
+    assert_eq!(&em[12..16], b"BRIX");
+    // Geometry (section 2).
+    let (k, m, s) = (7usize, 3usize, 128usize);
+    let n_shards = d.div_ceil(s);
+    let stripes = n_shards.div_ceil(k);
+    assert_eq!(
+        lb,
+        12 * f_n
+            + 8 * (n_shards + (stripes - 1) * m + ((n_shards - (stripes - 1) * k) * m).div_ceil(k))
+    );
+    let frames_total: u64 = (0..f_n).map(|i| u32_(body, 12 * i)).sum();
+    assert_eq!(frames_total, d as u64);
+    let hashes = &body[12 * f_n..];
+    let rows = super::gf::parity_rows(k, m);
+    let p0 = d + i_len;
+    let mut at = p0;
+    for st in 0..stripes {
+        let ks = k.min(n_shards - st * k);
+        let ms = (ks * m).div_ceil(k);
+        assert_eq!(at, p0 + st * (40 + m * s));
+        let pf = &f[at..];
+        assert_eq!(u32_(pf, 0), 0x184D2A5B);
+        assert_eq!(u32_(pf, 4) as usize, 32 + ms * s);
+        assert_eq!(
+            (u16_(pf, 8), u16_(pf, 10), u16_(pf, 12), u16_(pf, 14)),
+            (1, 7, 3, ms as u64)
+        );
+        assert_eq!(
+            (u32_(pf, 16), u32_(pf, 20), u64_(pf, 24)),
+            (128, ks as u64, st as u64)
+        );
+        assert_eq!(u64_(pf, 32), xxh(&pf[0..32]));
+        let shard = |i: usize| {
+            let g = st * k + i;
+            let mut v = data[(g * s).min(d)..((g + 1) * s).min(d)].to_vec();
+            v.resize(s, 0);
+            v
+        };
+        let hb = st * (k + m) * 8;
+        for i in 0..ks {
+            assert_eq!(u64_(hashes, hb + 8 * i), xxh(&shard(i)));
+        }
+        for j in 0..ms {
+            let mut p = vec![0u8; s];
+            for i in 0..ks {
+                super::gf::mul_add_scalar(rows[j * k + i], &shard(i), &mut p);
+            }
+            assert!(
+                pf[40 + j * s..40 + (j + 1) * s] == p[..],
+                "stripe {st} parity {j}"
+            );
+            assert_eq!(u64_(hashes, hb + 8 * (ks + j)), xxh(&p));
+        }
+        at += 40 + ms * s;
+    }
+    // Copy 2, then the seek table (section 5), then the end.
+    assert!(f[at..at + i_len] == f[d..d + i_len]);
+    let st_at = at + i_len;
+    let entries = f_n + stripes + 2;
+    assert_eq!(f.len(), st_at + 17 + 12 * entries);
+    let t = &f[st_at..];
+    assert_eq!(u32_(t, 0), 0x184D2A5E);
+    for e in f_n..entries {
+        let (c, dc, ck) = (
+            u32_(t, 8 + 12 * e),
+            u32_(t, 12 + 12 * e),
+            u32_(t, 16 + 12 * e),
+        );
+        assert_eq!((dc, ck), (0, 0x51D8E999));
+        assert!(c as usize == i_len || c as usize <= 40 + m * s);
+    }
+}
