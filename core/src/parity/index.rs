@@ -174,6 +174,21 @@ impl ParityIndex {
         &self.data_frames
     }
 
+    /// Indices (into [`Self::data_frames`]) of the data frames that overlap any of `ranges`
+    /// (data-region offsets): the frames that cannot be decoded when those bytes are lost.
+    pub fn frames_touching(&self, ranges: &[Range<u64>]) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut start = 0u64;
+        for (i, f) in self.data_frames.iter().enumerate() {
+            let end = start + u64::from(f.compressed);
+            if ranges.iter().any(|r| r.start < end && start < r.end) {
+                out.push(i);
+            }
+            start = end;
+        }
+        out
+    }
+
     pub fn stripe_count(&self) -> u64 {
         self.layout.stripes(self.data_len)
     }

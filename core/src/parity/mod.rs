@@ -19,9 +19,46 @@
 //!   The seek table is a pure function of the index, so it is regenerated, never trusted.
 //! * Damaged shards are located by their hashes, never guessed.
 //!
-//! Writers use [`ParityEncoder`]; readers use [`verify`] / [`repair`] on a whole buffer, or
-//! [`IndexLocator`] + [`ParityIndex::check_stripe`] / [`ParityIndex::rebuild_stripe`] to work
-//! stripe by stripe with bounded memory.
+//! # Host recipes
+//!
+//! **Writing** (single pass, memory: one stripe's parity plus the index's shard hashes):
+//!
+//! ```text
+//! let layout = ParityLayout::choose(expected_data_len, redundancy_percent)?;  // None: no parity
+//! let mut enc = ParityEncoder::new(layout)?;
+//! for every byte chunk of the data region, in file order:
+//!     out.write(chunk); enc.feed(chunk);
+//!     while let Some(frame) = enc.poll_frame() { spill.write(&frame) }   // temp file
+//! let tail = enc.finish(&data_frame_seek_entries)?;   // sizes must add up to the bytes fed
+//! out.write(&tail.head); copy spill into out; out.write(&tail.tail);  // tail ends with the seek table
+//! ```
+//!
+//! `tail.seek_entries` is the complete seek table content (already encoded at the end of
+//! `tail.tail`); `layout` goes into the manifest (`errorCorrection`), together with
+//! [`ALGORITHM`].
+//!
+//! **Verifying** a file of `len` bytes with bounded memory:
+//!
+//! ```text
+//! let mut loc = IndexLocator::new(len);
+//! while let Some(r) = loc.next_request() { loc.supply(r.start, &read(r))? }
+//! let index = loc.finish()?;                     // Err: no parity / index lost
+//! for s in 0..index.stripe_count() {
+//!     let plan = index.stripe_plan(s)?;          // read zero-fills beyond the end of the file
+//!     let report = index.check_stripe(s, &read(plan.data), &read(plan.parity))?;
+//! }
+//! compare read(index.index_copy_range(0|1)) with index.index_frame(),
+//! read(index.seek_table_range()) with index.seek_table(), len with index.file_len().
+//! ```
+//!
+//! **Repairing**: copy the file to a temporary file; for each stripe whose report is not
+//! intact, `index.rebuild_stripe(s, &mut data, &mut parity)?` and write both buffers back at
+//! `plan.data.start` / `plan.parity.start`; write `index.index_frame()` at both copy ranges
+//! and `index.seek_table()` at `index.seek_table_range()`; set the length to
+//! `index.file_len()`; fsync and rename. Only damaged stripes are read twice or written.
+//! `index.frames_touching(&lost)` maps lost ranges to data frames (hence to tar members).
+//!
+//! Tests and wasm use the whole-buffer [`verify`] and [`repair`].
 
 mod encoder;
 mod format;

@@ -556,6 +556,18 @@ fn beyond_repair_reports_exact_ranges() {
     let r = verify(&d);
     assert_eq!(r.state, OverallState::BeyondRepair);
     assert_eq!(r.lost, vec![1200..1400, 1700..1800]);
+    let mut starts = vec![0u64];
+    for f in &b.data_frames {
+        starts.push(starts.last().unwrap() + u64::from(f.compressed));
+    }
+    let want: Vec<usize> = (0..b.data_frames.len())
+        .filter(|&i| {
+            let (a, e) = (starts[i], starts[i + 1]);
+            (a < 1400 && 1200 < e) || (a < 1800 && 1700 < e)
+        })
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(r.lost_frames, want);
     assert_eq!(r.stripes[1].state, StripeState::BeyondRepair);
     assert_eq!(r.stripes[0].state, StripeState::Intact);
     let e = repair(&d).unwrap_err();

@@ -60,6 +60,9 @@ pub struct ParityReport {
     pub trailing_bytes: u64,
     /// Data-region byte ranges lost for good, merged and sorted.
     pub lost: Vec<Range<u64>>,
+    /// Indices (in seek-table order) of the data frames that overlap `lost`: these frames
+    /// cannot be decompressed; the tar members they carry are (partly) lost.
+    pub lost_frames: Vec<usize>,
     /// Why the index could not be used (state `IndexLost`).
     pub message: Option<String>,
 }
@@ -126,6 +129,7 @@ pub fn verify(file: &[u8]) -> ParityReport {
                 missing_tail: 0,
                 trailing_bytes: 0,
                 lost: Vec::new(),
+                lost_frames: Vec::new(),
                 message: Some(e.to_string()),
             }
         }
@@ -182,6 +186,7 @@ pub fn verify_with(file: &[u8], index: &ParityIndex) -> ParityReport {
         seek_table: Some(seek_table),
         missing_tail: expected_len.saturating_sub(file_len),
         trailing_bytes: file_len.saturating_sub(expected_len),
+        lost_frames: index.frames_touching(&lost),
         lost,
         message: None,
     }
