@@ -4,13 +4,12 @@
 use super::format::{
     encode_index, expected_body_len, shard_hash, ParityHeader, PARITY_FRAME_HEADER_LEN,
 };
+use super::gf;
 use super::layout::ParityLayout;
 use super::{merge_ranges, ParityError, ParityResult};
 use crate::seek::{frame_checksum, SeekEntry, FOOTER_LEN, SKIPPABLE_HEADER_LEN};
-use reed_solomon_erasure::galois_8::ReedSolomon;
 use serde::Serialize;
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
 
 /// Everything a reader needs to check and rebuild a file with parity.
 ///
@@ -24,25 +23,6 @@ pub struct ParityIndex {
     /// Per stripe: `k_s` data-shard hashes then `m_s` parity-shard hashes.
     hashes: Vec<u64>,
     index_len: u64,
-}
-
-/// The Reed-Solomon codec for `(k, m)`, built once per process (building the matrices for
-/// k = 200 costs far more than encoding a stripe) and shared.
-pub(crate) fn shared_codec(k: u16, m: u16) -> ParityResult<Arc<ReedSolomon>> {
-    static CACHE: Mutex<Vec<((u16, u16), Arc<ReedSolomon>)>> = Mutex::new(Vec::new());
-    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, rs)) = cache.iter().find(|(km, _)| *km == (k, m)) {
-        return Ok(rs.clone());
-    }
-    let rs = Arc::new(
-        ReedSolomon::new(usize::from(k), usize::from(m))
-            .map_err(|e| ParityError::invalid(format!("reed-solomon: {e:?}")))?,
-    );
-    if cache.len() >= 8 {
-        cache.remove(0);
-    }
-    cache.push(((k, m), rs.clone()));
-    Ok(rs)
 }
 
 impl std::fmt::Debug for ParityIndex {
@@ -437,36 +417,38 @@ impl ParityIndex {
             StripeState::Repairable => {}
         }
         let sz = self.layout.shard_size as usize;
-        let (k, m) = (usize::from(self.layout.k), usize::from(self.layout.m));
         if report.damaged() > 0 {
-            let mut shards: Vec<Option<Vec<u8>>> = Vec::with_capacity(k + m);
-            for i in 0..k {
-                if i >= plan.data_shards {
-                    shards.push(Some(vec![0u8; sz]));
-                } else if report.damaged_data.contains(&(i as u32)) {
-                    shards.push(None);
+            let k = usize::from(self.layout.k);
+            let mut dshards: Vec<Vec<u8>> = Vec::with_capacity(plan.data_shards);
+            let mut dok = vec![true; plan.data_shards];
+            for (i, ok) in dok.iter_mut().enumerate() {
+                *ok = !report.damaged_data.contains(&(i as u32));
+                let mut v = if *ok {
+                    data[self.data_shard_range(plan, i)].to_vec()
                 } else {
-                    let mut v = data[self.data_shard_range(plan, i)].to_vec();
-                    v.resize(sz, 0);
-                    shards.push(Some(v));
-                }
+                    Vec::new()
+                };
+                v.resize(sz, 0);
+                dshards.push(v);
             }
-            for j in 0..m {
-                if j < plan.parity_shards && !report.damaged_parity.contains(&(j as u32)) {
-                    let at = PARITY_FRAME_HEADER_LEN + j * sz;
-                    shards.push(Some(frame[at..at + sz].to_vec()));
-                } else {
-                    shards.push(None);
-                }
+            let mut pshards: Vec<Vec<u8>> = Vec::with_capacity(plan.parity_shards);
+            let mut pok = vec![true; plan.parity_shards];
+            for (j, ok) in pok.iter_mut().enumerate() {
+                *ok = !report.damaged_parity.contains(&(j as u32));
+                let at = PARITY_FRAME_HEADER_LEN + j * sz;
+                pshards.push(frame[at..at + sz].to_vec());
             }
-            shared_codec(self.layout.k, self.layout.m)?
-                .reconstruct(&mut shards)
-                .map_err(|e| ParityError::corrupted(format!("reed-solomon: {e:?}")))?;
+            let rows = gf::shared_parity_rows(k, usize::from(self.layout.m));
+            if !gf::reconstruct(&rows, k, &mut dshards, &dok, &mut pshards, &pok) {
+                return Err(ParityError::corrupted(format!(
+                    "stripe {}: the parity equations cannot be solved",
+                    plan.stripe
+                )));
+            }
             let base = self.hash_base(plan.stripe);
             // Verify every rebuilt shard before touching the caller's buffers.
-            let get = |i: usize| shards[i].as_deref().unwrap_or(&[]);
             for &i in &report.damaged_data {
-                if shard_hash(get(i as usize), sz) != self.hashes[base + i as usize] {
+                if shard_hash(&dshards[i as usize], sz) != self.hashes[base + i as usize] {
                     return Err(ParityError::corrupted(format!(
                         "stripe {}: rebuilt data shard {i} does not match its hash",
                         plan.stripe
@@ -475,7 +457,7 @@ impl ParityIndex {
             }
             for &j in &report.damaged_parity {
                 let idx = base + plan.data_shards + j as usize;
-                if shard_hash(get(k + j as usize), sz) != self.hashes[idx] {
+                if shard_hash(&pshards[j as usize], sz) != self.hashes[idx] {
                     return Err(ParityError::corrupted(format!(
                         "stripe {}: rebuilt parity shard {j} does not match its hash",
                         plan.stripe
@@ -485,11 +467,11 @@ impl ParityIndex {
             for &i in &report.damaged_data {
                 let r = self.data_shard_range(plan, i as usize);
                 let n = r.len();
-                data[r].copy_from_slice(&get(i as usize)[..n]);
+                data[r].copy_from_slice(&dshards[i as usize][..n]);
             }
             for &j in &report.damaged_parity {
                 let at = PARITY_FRAME_HEADER_LEN + j as usize * sz;
-                frame[at..at + sz].copy_from_slice(get(k + j as usize));
+                frame[at..at + sz].copy_from_slice(&pshards[j as usize]);
             }
         }
         frame[..PARITY_FRAME_HEADER_LEN].copy_from_slice(&self.expected_header(plan));
