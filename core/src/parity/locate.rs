@@ -293,7 +293,7 @@ impl IndexLocator {
             if q + PARITY_FRAME_HEADER_LEN <= bytes.len() && u32_at(bytes, q) == PARITY_MAGIC {
                 if let Some(h) = ParityHeader::decode(&bytes[q..]) {
                     let back = u128::from(h.stripe) * u128::from(full_stripe(&h));
-                    match u64::try_from(u128::from(at).checked_sub(back).unwrap_or(0)) {
+                    match u64::try_from(u128::from(at).saturating_sub(back)) {
                         Ok(p0) if p0 >= END_MARKER_LEN as u64 => {
                             self.queue.push_back(Cand::EndAt(p0, h.layout()))
                         }
