@@ -44,6 +44,7 @@ fn create_files(a: CreateFilesArgs, out: &Output) -> CmdResult {
         name: a.name,
         overwrite: a.force,
         verify: !a.no_verify,
+        redundancy: a.redundancy,
     };
     let s = files::create_archive(&inputs.files, &a.output, &opts, &bar)?;
     bar.finish_and_clear();

@@ -65,6 +65,9 @@ pub struct CreateFilesArgs {
     /// Archive name recorded in the manifest.
     #[arg(long)]
     pub name: Option<String>,
+    /// Reed-Solomon parity stored in the archive, in percent of its size (0 disables it).
+    #[arg(long, default_value_t = bri_core::parity::DEFAULT_REDUNDANCY_PERCENT)]
+    pub redundancy: u8,
     /// Skip re-reading and verifying the archive before it is given its final name.
     #[arg(long)]
     pub no_verify: bool,

@@ -9,7 +9,9 @@ use bri_core::reader::{ArchiveIndex, Tail, TAIL_HINT};
 use bri_core::tarstream::{TarEvent, TarReader};
 use bri_core::ustar::MemberKind;
 use bri_core::verify::{Verifier, VerifyReport};
-use bri_core::writer::{ArchiveWriter, CompressedFrame, FrameJob, MemberMeta, WriterOptions};
+use bri_core::writer::{
+    ArchiveWriter, CompressedFrame, FrameJob, MemberMeta, Output as WriterOutput, WriterOptions,
+};
 use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
@@ -184,7 +186,7 @@ impl Pool {
     pub fn pump(
         &self,
         w: &mut ArchiveWriter,
-        out: &mut dyn FnMut(&[u8]) -> Result<(), CliError>,
+        out: &mut dyn FnMut(WriterOutput) -> Result<(), CliError>,
         wait: bool,
     ) -> Result<(), CliError> {
         let stopped = || CliError::Usage("a compression worker stopped unexpectedly".into());
@@ -209,8 +211,8 @@ impl Pool {
             if let Some(r) = got {
                 w.submit(r?)?;
             }
-            while let Some(b) = w.next_output() {
-                out(&b)?;
+            while let Some(o) = w.next_output() {
+                out(o)?;
             }
             if wait {
                 if w.is_done() && w.in_flight() == 0 {
@@ -246,6 +248,8 @@ pub struct CreateOptions {
     pub name: Option<String>,
     pub overwrite: bool,
     pub verify: bool,
+    /// Reed-Solomon redundancy in percent (0: no parity).
+    pub redundancy: u8,
 }
 
 /// What `create` did.
@@ -279,6 +283,8 @@ pub fn create_archive(
     }
     let now = now_ms();
     let mut wopts = WriterOptions::files(&new_archive_id(now), now);
+    wopts.redundancy_percent = opts.redundancy;
+    wopts.size_hint = inputs.iter().map(|f| f.size).sum::<u64>() / 3;
     wopts.level = opts.level;
     wopts.frame_size = opts.frame_size;
     wopts.name = opts.name.clone();
@@ -287,13 +293,7 @@ pub fn create_archive(
     let tmp = fsutil::temp_sibling(dest);
     let mut guard = TempGuard(Some(tmp.clone()));
     let file = fsutil::create_new(&tmp)?;
-    let mut file = std::io::BufWriter::with_capacity(1 << 20, file);
-    let mut written = 0u64;
-    let mut sink = |b: &[u8]| -> Result<(), CliError> {
-        written += b.len() as u64;
-        file.write_all(b)
-            .map_err(|e| CliError::io(format!("writing {}", tmp.display()), e))
-    };
+    let mut sink = FileSink::new(file, &tmp)?;
     let pool = Pool::new(opts.threads, codec::default_codec());
     let mut buf = vec![0u8; READ_CHUNK];
     let mut input_bytes = 0u64;
@@ -319,24 +319,19 @@ pub fn create_archive(
             left -= n as u64;
             input_bytes += n as u64;
             bar.inc(n as u64);
-            pool.pump(&mut w, &mut sink, false)?;
+            pool.pump(&mut w, &mut |o| sink.push(o), false)?;
         }
         w.end_member()?;
     }
     w.finish()?;
-    pool.pump(&mut w, &mut sink, true)?;
+    pool.pump(&mut w, &mut |o| sink.push(o), true)?;
     drop(pool);
-    if !w.is_done() {
+    if !w.is_done() || !sink.ended {
         return Err(CliError::Usage(
             "internal error: archive not complete".into(),
         ));
     }
-    let file = file
-        .into_inner()
-        .map_err(|e| CliError::io(format!("writing {}", tmp.display()), e.into_error()))?;
-    file.sync_all()
-        .map_err(|e| CliError::io(format!("syncing {}", tmp.display()), e))?;
-    drop(file);
+    let written = sink.finish()?;
     let manifest = w
         .manifest()
         .cloned()
@@ -371,6 +366,87 @@ pub fn create_archive(
         seconds: started.elapsed().as_secs_f64(),
         verified,
     })
+}
+
+/// Writes a writer's [`WriterOutput`] to the archive file, keeping parity frames in an
+/// unlinked temporary file until the end (so memory stays bounded by one frame).
+pub struct FileSink {
+    out: std::io::BufWriter<File>,
+    parity: Option<File>,
+    path: PathBuf,
+    written: u64,
+    /// True once the writer's `End` was written.
+    pub ended: bool,
+}
+
+impl FileSink {
+    pub fn new(file: File, path: &Path) -> Result<Self, CliError> {
+        Ok(FileSink {
+            out: std::io::BufWriter::with_capacity(1 << 20, file),
+            parity: None,
+            path: path.to_path_buf(),
+            written: 0,
+            ended: false,
+        })
+    }
+
+    fn io(&self, e: std::io::Error) -> CliError {
+        CliError::io(format!("writing {}", self.path.display()), e)
+    }
+
+    fn spill(&mut self) -> Result<&mut File, CliError> {
+        if self.parity.is_none() {
+            let p = fsutil::temp_sibling(&self.path.with_extension("parity"));
+            let f = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&p)
+                .map_err(|e| CliError::io(format!("creating {}", p.display()), e))?;
+            // Unlinked at once: the space is freed even if the process dies.
+            let _ = fs::remove_file(&p);
+            self.parity = Some(f);
+        }
+        Ok(self.parity.as_mut().expect("just set"))
+    }
+
+    pub fn push(&mut self, o: WriterOutput) -> Result<(), CliError> {
+        match o {
+            WriterOutput::Data(b) => {
+                self.out.write_all(&b).map_err(|e| self.io(e))?;
+                self.written += b.len() as u64;
+            }
+            WriterOutput::Parity(b) => {
+                let r = self.spill()?.write_all(&b);
+                r.map_err(|e| self.io(e))?;
+            }
+            WriterOutput::End { head, tail } => {
+                self.out.write_all(&head).map_err(|e| self.io(e))?;
+                self.written += head.len() as u64;
+                if let Some(mut p) = self.parity.take() {
+                    p.seek(SeekFrom::Start(0)).map_err(|e| self.io(e))?;
+                    let n = std::io::copy(&mut p, &mut self.out).map_err(|e| self.io(e))?;
+                    self.written += n;
+                }
+                self.out.write_all(&tail).map_err(|e| self.io(e))?;
+                self.written += tail.len() as u64;
+                self.ended = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flush and fsync; returns the file's length.
+    pub fn finish(self) -> Result<u64, CliError> {
+        let path = self.path.clone();
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| CliError::io(format!("writing {}", path.display()), e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| CliError::io(format!("syncing {}", path.display()), e))?;
+        Ok(self.written)
+    }
 }
 
 /// An archive file opened for reading: index and manifest.

@@ -13,14 +13,15 @@
 //! by (frames in flight x frame size), independent of the input size.
 //!
 //! ```
-//! use bri_core::writer::{ArchiveWriter, MemberMeta, WriterOptions};
+//! use bri_core::writer::{ArchiveWriter, MemberMeta, MemorySink, WriterOptions};
 //! use bri_core::codec::PureZstd;
 //! let mut w = ArchiveWriter::new(WriterOptions::files("arc_example", 0)).unwrap();
-//! let mut file = Vec::new();
-//! w.add_file(MemberMeta::file("hello.txt", 5, 0o644, 0), b"hello", &PureZstd, &mut |b| file.extend_from_slice(b)).unwrap();
+//! let mut sink = MemorySink::default();
+//! w.add_file(MemberMeta::file("hello.txt", 5, 0o644, 0), b"hello", &PureZstd, &mut |o| sink.push(o)).unwrap();
 //! w.finish().unwrap();
-//! w.pump_inline(&PureZstd, &mut |b| file.extend_from_slice(b)).unwrap();
+//! w.pump_inline(&PureZstd, &mut |o| sink.push(o)).unwrap();
 //! assert!(w.is_done());
+//! let file = sink.into_file().unwrap();
 //! ```
 
 use crate::checksums::{self, CHECKSUMS_NAME};
@@ -30,6 +31,7 @@ use crate::manifest::{
     self, ArchiveKind, Compression, Integrity, Manifest, MemberEntry, Retention, Totals,
     MANIFEST_NAME,
 };
+use crate::parity::{ParityEncoder, ParityLayout};
 use crate::seek::{self, SeekEntry};
 use crate::ustar::{self, MemberHeader, MemberKind, BLOCK};
 use sha2::{Digest, Sha256};
@@ -59,6 +61,10 @@ pub struct WriterOptions {
     pub retention: Retention,
     pub bri: Option<serde_json::Value>,
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// Reed-Solomon redundancy in percent of the data region (0 disables parity).
+    pub redundancy_percent: u8,
+    /// Expected size of the data region (e.g. the input size): tunes the parity shard size.
+    pub size_hint: u64,
 }
 
 impl WriterOptions {
@@ -75,8 +81,23 @@ impl WriterOptions {
             retention: Retention::default(),
             bri: None,
             extra: serde_json::Map::new(),
+            redundancy_percent: crate::parity::DEFAULT_REDUNDANCY_PERCENT,
+            size_hint: 0,
         }
     }
+}
+
+/// Bytes the writer hands out, in order.
+#[derive(Debug)]
+pub enum Output {
+    /// The next bytes of the data region: append to the file.
+    Data(Vec<u8>),
+    /// A parity frame: keep aside (a temporary file), in order, until [`Output::End`].
+    Parity(Vec<u8>),
+    /// The end: append `head`, then every [`Output::Parity`] chunk in order, then `tail`
+    /// (which ends with the seek table). Without parity, `head` is empty and `tail` is the
+    /// seek table.
+    End { head: Vec<u8>, tail: Vec<u8> },
 }
 
 /// A member to add.
@@ -169,8 +190,10 @@ pub struct ArchiveWriter {
     jobs: VecDeque<FrameJob>,
     finished: BTreeMap<u32, CompressedFrame>,
     next_out: u32,
-    output: VecDeque<Vec<u8>>,
+    output: VecDeque<Output>,
     seek: Vec<SeekEntry>,
+    parity: Option<ParityEncoder>,
+    layout: Option<ParityLayout>,
     tar_offset: u64,
     members: Vec<MemberEntry>,
     digests: Vec<[u8; 32]>,
@@ -193,7 +216,11 @@ impl ArchiveWriter {
         if opts.archive_id.is_empty() || opts.archive_id.len() > 200 {
             return Err(Error::invalid("archive id must be 1 to 200 characters"));
         }
+        let layout = ParityLayout::choose(opts.size_hint, opts.redundancy_percent)?;
+        let parity = layout.map(ParityEncoder::new).transpose()?;
         Ok(ArchiveWriter {
+            parity,
+            layout,
             frame: Vec::new(),
             frame_owner: Vec::new(),
             next_seq: 0,
@@ -340,7 +367,7 @@ impl ArchiveWriter {
         meta: MemberMeta,
         content: &[u8],
         codec: &dyn Codec,
-        out: &mut dyn FnMut(&[u8]),
+        out: &mut dyn FnMut(Output),
     ) -> Result<()> {
         self.begin_member(meta)?;
         self.write(content)?;
@@ -443,7 +470,15 @@ impl ArchiveWriter {
                 algorithm: "sha256".into(),
                 frame_checksum: "xxh64-low32".into(),
             },
-            error_correction: None,
+            error_correction: self.layout.map(|l| {
+                serde_json::json!({
+                    "algorithm": crate::parity::ALGORITHM,
+                    "k": l.k,
+                    "m": l.m,
+                    "shardSize": l.shard_size,
+                    "redundancy": l.redundancy_percent,
+                })
+            }),
             members: self.members.clone(),
             totals,
             bri: o.bri.clone(),
@@ -520,38 +555,63 @@ impl ArchiveWriter {
                 self.members[owner as usize].compressed_size += compressed;
                 self.compressed_bytes += compressed;
             }
-            self.output.push_back(f.bytes);
+            if let Some(enc) = self.parity.as_mut() {
+                enc.feed(&f.bytes);
+                while let Some(p) = enc.poll_frame() {
+                    self.output.push_back(Output::Parity(p));
+                }
+            }
+            self.output.push_back(Output::Data(f.bytes));
             self.next_out += 1;
         }
         if self.phase == Phase::AwaitManifest {
             self.maybe_issue_manifest()?;
         }
         if self.phase == Phase::ManifestIssued && self.next_out == self.next_seq {
-            self.output.push_back(seek::encode(&self.seek));
+            let end = match self.parity.take() {
+                Some(enc) => {
+                    let t = enc.finish(&self.seek)?;
+                    self.seek = t.seek_entries;
+                    Output::End {
+                        head: t.head,
+                        tail: t.tail,
+                    }
+                }
+                None => Output::End {
+                    head: Vec::new(),
+                    tail: seek::encode(&self.seek),
+                },
+            };
+            self.output.push_back(end);
             self.phase = Phase::Done;
         }
         Ok(())
     }
 
-    /// The next bytes of the file, in order.
-    pub fn next_output(&mut self) -> Option<Vec<u8>> {
+    /// The next bytes of the file, in order (see [`Output`] for where each goes).
+    pub fn next_output(&mut self) -> Option<Output> {
         self.output.pop_front()
     }
 
     /// Compress every pending job on this thread and pass all ready output to `out`.
-    pub fn pump_inline(&mut self, codec: &dyn Codec, out: &mut dyn FnMut(&[u8])) -> Result<()> {
+    pub fn pump_inline(&mut self, codec: &dyn Codec, out: &mut dyn FnMut(Output)) -> Result<()> {
         loop {
             while let Some(job) = self.next_job() {
                 let f = job.run(codec)?;
                 self.submit(f)?;
             }
-            while let Some(b) = self.next_output() {
-                out(&b);
+            while let Some(o) = self.next_output() {
+                out(o);
             }
             if self.jobs.is_empty() {
                 return Ok(());
             }
         }
+    }
+
+    /// The parity layout, if the archive carries parity.
+    pub fn parity_layout(&self) -> Option<ParityLayout> {
+        self.layout
     }
 
     /// True when every byte of the file has been handed out by [`Self::next_output`]
@@ -565,9 +625,38 @@ impl ArchiveWriter {
         self.manifest.as_ref()
     }
 
-    /// The seek table entries of the frames written so far.
+    /// The seek table entries of the frames written so far (all frames once done).
     pub fn seek_entries(&self) -> &[SeekEntry] {
         &self.seek
+    }
+}
+
+/// Collects [`Output`]s into one in-memory file (tests, test vectors, wasm).
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    data: Vec<u8>,
+    parity: Vec<u8>,
+    done: Option<Vec<u8>>,
+}
+
+impl MemorySink {
+    pub fn push(&mut self, o: Output) {
+        match o {
+            Output::Data(b) => self.data.extend_from_slice(&b),
+            Output::Parity(b) => self.parity.extend_from_slice(&b),
+            Output::End { head, tail } => {
+                let mut f = std::mem::take(&mut self.data);
+                f.extend_from_slice(&head);
+                f.extend_from_slice(&self.parity);
+                f.extend_from_slice(&tail);
+                self.done = Some(f);
+            }
+        }
+    }
+
+    /// The whole file, once [`Output::End`] was pushed.
+    pub fn into_file(self) -> Option<Vec<u8>> {
+        self.done
     }
 }
 
@@ -578,17 +667,18 @@ pub fn archive_to_vec(
     codec: &dyn Codec,
 ) -> Result<(Vec<u8>, Manifest)> {
     let mut w = ArchiveWriter::new(opts)?;
-    let mut file = Vec::new();
+    let mut sink = MemorySink::default();
     for (meta, content) in members {
-        w.add_file(meta.clone(), content, codec, &mut |b| {
-            file.extend_from_slice(b)
-        })?;
+        w.add_file(meta.clone(), content, codec, &mut |o| sink.push(o))?;
     }
     w.finish()?;
-    w.pump_inline(codec, &mut |b| file.extend_from_slice(b))?;
+    w.pump_inline(codec, &mut |o| sink.push(o))?;
     let manifest = w
         .manifest
         .take()
+        .ok_or_else(|| Error::invalid("archive not finished"))?;
+    let file = sink
+        .into_file()
         .ok_or_else(|| Error::invalid("archive not finished"))?;
     Ok((file, manifest))
 }

@@ -15,6 +15,7 @@ struct Vector {
     file: &'static str,
     codec: &'static dyn Codec,
     level: i32,
+    redundancy: u8,
     members: Vec<(MemberMeta, Vec<u8>)>,
 }
 
@@ -32,6 +33,7 @@ fn vectors() -> Vec<Vector> {
             file: "v1-basic.bri.zst",
             codec: &NativeZstd,
             level: 3,
+            redundancy: 0,
             members: vec![
                 (
                     MemberMeta::file("hello.txt", 6, 0o644, t),
@@ -47,6 +49,7 @@ fn vectors() -> Vec<Vector> {
             file: "v1-split-link-pax.bri.zst",
             codec: &NativeZstd,
             level: 1,
+            redundancy: 10,
             members: vec![
                 (
                     MemberMeta::file("big.bin", 100 * 1024, 0o644, t),
@@ -72,6 +75,7 @@ fn vectors() -> Vec<Vector> {
             file: "v1-ruzstd.bri.zst",
             codec: &PureZstd,
             level: 1,
+            redundancy: 0,
             members: vec![(
                 MemberMeta::file("wal/000000.wal", 42, 0o644, t),
                 b"1707138318946|1a2b3c4d|{\"action\":\"SET\"}\n\n\n".to_vec(),
@@ -85,6 +89,7 @@ fn build(v: &Vector) -> Vec<u8> {
     opts.level = v.level;
     opts.frame_size = MIN_FRAME_SIZE;
     opts.codec = v.codec.name().to_string();
+    opts.redundancy_percent = v.redundancy;
     let members: Vec<(MemberMeta, &[u8])> = v
         .members
         .iter()
@@ -145,6 +150,34 @@ fn vectors_read_back_with_both_codecs() {
             }
             assert!(verify_bytes(&file, codec).unwrap().ok);
         }
+        let parity = bri_core::parity::verify(&file);
+        if v.redundancy > 0 {
+            assert_eq!(
+                parity.state,
+                bri_core::parity::OverallState::Intact,
+                "{}",
+                v.file
+            );
+            // One damaged byte in the data region is located and repaired byte-identical.
+            let mut bad = file.clone();
+            bad[100] ^= 0x01;
+            assert_eq!(
+                bri_core::parity::verify(&bad).state,
+                bri_core::parity::OverallState::Repairable
+            );
+            assert!(
+                bri_core::parity::repair(&bad).unwrap() == file,
+                "{}",
+                v.file
+            );
+        } else {
+            assert_eq!(
+                parity.state,
+                bri_core::parity::OverallState::IndexLost,
+                "{}",
+                v.file
+            );
+        }
     }
 }
 
@@ -188,6 +221,7 @@ fn native_and_pure_encoders_are_read_by_either_decoder() {
             file: "",
             codec: enc,
             level: 3,
+            redundancy: 10,
             members: vec![(
                 MemberMeta::file("x", content.len() as u64, 0o644, 1),
                 content.clone(),
