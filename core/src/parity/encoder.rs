@@ -2,6 +2,7 @@
 //! stripe's parity (`m * shard_size`) plus one shard.
 
 use super::format::{encode_index, shard_hash, ParityHeader, PARITY_FRAME_HEADER_LEN};
+use super::gf::{mul_add_many, MulTable};
 use super::index::ParityIndex;
 use super::layout::ParityLayout;
 use super::ParityError;
@@ -9,8 +10,12 @@ use crate::seek::SeekEntry;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-/// Bytes of a shard multiplied into all parity buffers before moving on.
-const ENCODE_BLOCK: usize = 64 << 10;
+/// Data shards buffered and multiplied into the parity together (one pass over the parity
+/// per group instead of one per shard).
+const GROUP: usize = 4;
+/// Bytes per step across a group: the group's block stays in L1 while every parity buffer
+/// is updated.
+const ENCODE_BLOCK: usize = 32 << 10;
 
 /// Computes the parity of a data region while it is written.
 ///
@@ -25,7 +30,11 @@ pub struct ParityEncoder {
     layout: ParityLayout,
     /// `m` rows of `k` coefficients (row-major) of the encoding matrix's parity part.
     rows: Arc<Vec<u8>>,
-    shard: Vec<u8>,
+    /// Complete shards of the current group, then the shard being filled.
+    group: Vec<u8>,
+    /// Complete shards in `group`.
+    group_len: usize,
+    /// Index within the stripe of the next shard to complete.
     shard_in_stripe: usize,
     stripe: u64,
     parity: Vec<Vec<u8>>,
@@ -60,7 +69,8 @@ impl ParityEncoder {
         Ok(ParityEncoder {
             layout,
             rows,
-            shard: Vec::with_capacity(s),
+            group: Vec::with_capacity(GROUP * s),
+            group_len: 0,
             shard_in_stripe: 0,
             stripe: 0,
             parity: vec![vec![0u8; s]; usize::from(layout.m)],
@@ -85,10 +95,11 @@ impl ParityEncoder {
         self.fed += bytes.len() as u64;
         let s = self.layout.shard_size as usize;
         while !bytes.is_empty() {
-            let n = (s - self.shard.len()).min(bytes.len());
-            self.shard.extend_from_slice(&bytes[..n]);
+            let filled = self.group.len() - self.group_len * s;
+            let n = (s - filled).min(bytes.len());
+            self.group.extend_from_slice(&bytes[..n]);
             bytes = &bytes[n..];
-            if self.shard.len() == s {
+            if filled + n == s {
                 self.shard_done();
             }
         }
@@ -100,24 +111,49 @@ impl ParityEncoder {
         self.ready.pop_front()
     }
 
+    /// The last shard of `group` is complete (zero-padded if it is the data's last).
     fn shard_done(&mut self) {
         let s = self.layout.shard_size as usize;
-        self.shard.resize(s, 0);
-        self.stripe_hashes.push(shard_hash(&self.shard, s));
-        // parity_j ^= E[k+j][i] * shard, block by block so the input block stays in cache.
-        let k = usize::from(self.layout.k);
-        let i = self.shard_in_stripe;
-        for (b, block) in self.shard.chunks(ENCODE_BLOCK).enumerate() {
-            let at = b * ENCODE_BLOCK;
-            for (j, p) in self.parity.iter_mut().enumerate() {
-                super::gf::mul_add(self.rows[j * k + i], block, &mut p[at..at + block.len()]);
-            }
-        }
-        self.shard.clear();
+        let start = self.group_len * s;
+        self.group.resize(start + s, 0);
+        self.stripe_hashes.push(shard_hash(&self.group[start..], s));
+        self.group_len += 1;
         self.shard_in_stripe += 1;
-        if self.shard_in_stripe == usize::from(self.layout.k) {
+        let stripe_full = self.shard_in_stripe == usize::from(self.layout.k);
+        if self.group_len == GROUP || stripe_full {
+            self.flush_group();
+        }
+        if stripe_full {
             self.emit_stripe();
         }
+    }
+
+    /// `parity_j ^= sum_g E[k+j][first + g] * shard_g` for the buffered group.
+    fn flush_group(&mut self) {
+        let s = self.layout.shard_size as usize;
+        let k = usize::from(self.layout.k);
+        let n = self.group_len;
+        let first = self.shard_in_stripe - n;
+        let tabs: Vec<Vec<MulTable>> = (0..self.parity.len())
+            .map(|j| {
+                (0..n)
+                    .map(|g| MulTable::new(self.rows[j * k + first + g]))
+                    .collect()
+            })
+            .collect();
+        let mut at = 0;
+        while at < s {
+            let end = (at + ENCODE_BLOCK).min(s);
+            let inputs: Vec<&[u8]> = (0..n)
+                .map(|g| &self.group[g * s + at..g * s + end])
+                .collect();
+            for (j, p) in self.parity.iter_mut().enumerate() {
+                mul_add_many(&tabs[j], &inputs, &mut p[at..end]);
+            }
+            at = end;
+        }
+        self.group.clear();
+        self.group_len = 0;
     }
 
     fn emit_stripe(&mut self) {
@@ -171,8 +207,11 @@ impl ParityEncoder {
             ))
             .into());
         }
-        if !self.shard.is_empty() {
+        if self.group.len() > self.group_len * self.layout.shard_size as usize {
             self.shard_done();
+        }
+        if self.group_len > 0 {
+            self.flush_group();
         }
         if self.shard_in_stripe > 0 {
             self.emit_stripe();

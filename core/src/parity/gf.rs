@@ -209,9 +209,53 @@ pub(crate) fn mul_add(c: u8, input: &[u8], out: &mut [u8]) {
     mul_add_scalar(c, input, out)
 }
 
+/// Multiplication by one constant, as two 16-entry nibble tables (each repeated twice for
+/// the 32-byte shuffles).
+#[derive(Clone)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) struct MulTable {
+    c: u8,
+    lo: [u8; 32],
+    hi: [u8; 32],
+}
+
+impl MulTable {
+    pub(crate) fn new(c: u8) -> Self {
+        let mut lo = [0u8; 32];
+        let mut hi = [0u8; 32];
+        for x in 0..16u8 {
+            lo[x as usize] = mul(c, x);
+            lo[x as usize + 16] = lo[x as usize];
+            hi[x as usize] = mul(c, x << 4);
+            hi[x as usize + 16] = hi[x as usize];
+        }
+        MulTable { c, lo, hi }
+    }
+}
+
+/// `out ^= sum_g tabs[g].c * inputs[g]` (all slices of `out`'s length): one pass over `out`
+/// for several inputs, so the output stays in registers.
+pub(crate) fn mul_add_many(tabs: &[MulTable], inputs: &[&[u8]], out: &mut [u8]) {
+    debug_assert_eq!(tabs.len(), inputs.len());
+    debug_assert!(inputs.iter().all(|i| i.len() == out.len()));
+    #[allow(unused_mut)]
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && inputs.iter().all(|i| i.len() >= out.len()) {
+            // SAFETY: AVX2 is available (checked just above); inputs are at least as long as
+            // `out` (checked just above).
+            done = unsafe { x86::mul_add_many_avx2(tabs, inputs, out) };
+        }
+    }
+    for (t, i) in tabs.iter().zip(inputs) {
+        mul_add_scalar(t.c, &i[done..out.len()], &mut out[done..]);
+    }
+}
+
 /// Portable version of [`mul_add`].
 pub(crate) fn mul_add_scalar(c: u8, input: &[u8], out: &mut [u8]) {
-    if c == 0 {
+    if c == 0 || input.is_empty() {
         return;
     }
     let mut row = [0u8; 256];
@@ -257,6 +301,44 @@ mod x86 {
                     _mm256_xor_si256(_mm256_shuffle_epi8(lo_t, l), _mm256_shuffle_epi8(hi_t, h));
                 let o = out.as_mut_ptr().add(i) as *mut __m256i;
                 _mm256_storeu_si256(o, _mm256_xor_si256(_mm256_loadu_si256(o), p));
+                i += 32;
+            }
+        }
+        n
+    }
+
+    /// Multi-input multiply-accumulate over whole 32-byte blocks; returns the bytes done.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, and every input must be at least `out.len()` bytes long.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn mul_add_many_avx2(
+        tabs: &[super::MulTable],
+        inputs: &[&[u8]],
+        out: &mut [u8],
+    ) -> usize {
+        let n = out.len() / 32 * 32;
+        let g = tabs.len().min(inputs.len());
+        // SAFETY (whole block): loads read `inputs[x][i..i + 32]` and `out[i..i + 32]`, the
+        // store writes `out[i..i + 32]`, with `i + 32 <= n <= out.len() <= inputs[x].len()`
+        // (the caller's contract); tables are 32-byte arrays; unaligned accesses are used.
+        unsafe {
+            let mask = _mm256_set1_epi8(0x0F);
+            let mut i = 0;
+            while i < n {
+                let o = out.as_mut_ptr().add(i) as *mut __m256i;
+                let mut acc = _mm256_loadu_si256(o);
+                for x in 0..g {
+                    let t = &tabs[x];
+                    let v = _mm256_loadu_si256(inputs[x].as_ptr().add(i) as *const __m256i);
+                    let l = _mm256_and_si256(v, mask);
+                    let h = _mm256_and_si256(_mm256_srli_epi64::<4>(v), mask);
+                    let lo_t = _mm256_loadu_si256(t.lo.as_ptr() as *const __m256i);
+                    let hi_t = _mm256_loadu_si256(t.hi.as_ptr() as *const __m256i);
+                    acc = _mm256_xor_si256(acc, _mm256_shuffle_epi8(lo_t, l));
+                    acc = _mm256_xor_si256(acc, _mm256_shuffle_epi8(hi_t, h));
+                }
+                _mm256_storeu_si256(o, acc);
                 i += 32;
             }
         }
@@ -395,6 +477,29 @@ mod tests {
                 for i in 0..ks {
                     assert_eq!(shards[i].as_ref().unwrap(), &data[i]);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn many_input_kernel_agrees_with_single_input_scalar() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+        for len in [0usize, 5, 32, 95, 1024, 4097] {
+            for g in [1usize, 2, 8] {
+                let inputs: Vec<Vec<u8>> = (0..g)
+                    .map(|_| (0..len).map(|_| rng.gen()).collect())
+                    .collect();
+                let cs: Vec<u8> = (0..g).map(|x| if x == 1 { 0 } else { rng.gen() }).collect();
+                let start: Vec<u8> = (0..len).map(|_| rng.gen()).collect();
+                let mut a = start.clone();
+                let tabs: Vec<MulTable> = cs.iter().map(|&c| MulTable::new(c)).collect();
+                let refs: Vec<&[u8]> = inputs.iter().map(|v| &v[..]).collect();
+                mul_add_many(&tabs, &refs, &mut a);
+                let mut b = start.clone();
+                for (c, inp) in cs.iter().zip(&inputs) {
+                    mul_add_scalar(*c, inp, &mut b);
+                }
+                assert_eq!(a, b, "len {len} g {g}");
             }
         }
     }
