@@ -1,8 +1,9 @@
 //! `bri archive create-files | inspect | verify | extract`.
 
-use crate::args::{ArchiveCommand, CreateFilesArgs, ExtractArgs, FileArg};
-use crate::error::{CliError, CmdResult, EXIT_DAMAGED};
+use crate::args::{ArchiveCommand, CreateFilesArgs, ExtractArgs, FileArg, RepairArgs};
+use crate::error::{CliError, CmdResult, EXIT_BEYOND_REPAIR, EXIT_DAMAGED};
 use crate::files::{self, CreateOptions};
+use crate::heal;
 use crate::output::{human_bytes, Output};
 use serde_json::json;
 
@@ -12,6 +13,7 @@ pub fn run(cmd: ArchiveCommand, out: &Output) -> CmdResult {
         ArchiveCommand::Inspect(a) => inspect(a, out),
         ArchiveCommand::Verify(a) => verify(a, out),
         ArchiveCommand::Extract(a) => extract(a, out),
+        ArchiveCommand::Repair(a) => repair(a, out),
     }
 }
 
@@ -126,56 +128,183 @@ fn inspect(a: FileArg, out: &Output) -> CmdResult {
 }
 
 fn verify(a: FileArg, out: &Output) -> CmdResult {
-    let len = std::fs::metadata(&a.file).map(|m| m.len()).unwrap_or(0);
-    let bar = out.bytes_bar(len, "verifying");
-    let (m, report) = match files::verify_file(&a.file, &bar) {
-        Ok(r) => r,
-        Err(CliError::Core(e)) if e.code() == bri_core::ErrorCode::ArchiveCorrupted => {
-            bar.finish_and_clear();
-            let v = json!({"file": a.file, "ok": false, "problems": [e.to_string()], "members": [], "damagedFrames": []});
-            out.emit(&v, || format!("DAMAGED {}: {e}\n", a.file.display()));
-            return Ok(EXIT_DAMAGED);
+    use bri_core::parity::OverallState;
+    let len = std::fs::metadata(&a.file).map(|m| m.len()).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            CliError::NotFound(format!("archive {} does not exist", a.file.display()))
+        } else {
+            CliError::io(format!("reading {}", a.file.display()), e)
         }
+    })?;
+    let bar = out.bytes_bar(len * 2, "verifying");
+    // 1. Parity: every stripe's shard hashes, the index copies and the seek table.
+    let parity = heal::scan(&a.file, &bar)?;
+    // 2. Content: every frame, tar header and member checksum. When the seek table is
+    //    damaged but parity knows the right one, use that.
+    let seek = match (&parity.state, parity.seek_table) {
+        (OverallState::Repairable | OverallState::BeyondRepair, Some(st))
+            if st != bri_core::parity::CopyState::Intact =>
+        {
+            let mut f = std::fs::File::open(&a.file).map_err(|e| CliError::io("opening", e))?;
+            heal::locate(&mut f, len)?
+                .ok()
+                .map(|i| (i.seek_entries(), i.file_len()))
+        }
+        _ => None,
+    };
+    let content = files::verify_file_with(
+        &a.file,
+        seek.as_ref().map(|(e, l)| (e.as_slice(), *l)),
+        &bar,
+    );
+    bar.finish_and_clear();
+    let (manifest, content) = match content {
+        Ok((m, r)) => (Some(m), Ok(r)),
+        Err(CliError::Core(e)) => (None, Err(e.to_string())),
+        Err(CliError::Io { context, source }) => (None, Err(format!("{context}: {source}"))),
         Err(e) => return Err(e),
     };
-    bar.finish_and_clear();
-    let mut v = serde_json::to_value(&report).unwrap_or_default();
-    v["file"] = json!(a.file);
-    v["archiveId"] = json!(m.archive_id);
+    let content_ok = matches!(&content, Ok(r) if r.ok);
+    let has_parity = parity.state != OverallState::IndexLost;
+    let parity_expected = manifest
+        .as_ref()
+        .map(|m| m.error_correction.is_some())
+        .unwrap_or(true);
+    // The verdict: intact only when both agree; repairable only when parity can rebuild it.
+    let state = match parity.state {
+        OverallState::Intact if content_ok => "intact",
+        OverallState::Intact => "beyondRepair", // parity matches damaged content: nothing to rebuild from
+        OverallState::Repairable => "repairable",
+        OverallState::BeyondRepair => "beyondRepair",
+        OverallState::IndexLost if content_ok && !parity_expected => "intact",
+        OverallState::IndexLost => "beyondRepair",
+    };
+    let exit = match state {
+        "intact" => 0,
+        "repairable" => EXIT_DAMAGED,
+        _ => EXIT_BEYOND_REPAIR,
+    };
+    // Members touched by lost bytes.
+    let lost_members: Vec<String> = match &manifest {
+        Some(m) => m
+            .members
+            .iter()
+            .filter(|e| {
+                parity.lost_frames.iter().any(|&f| {
+                    f >= e.first_frame as usize && f < (e.first_frame + e.frame_count) as usize
+                })
+            })
+            .map(|e| e.path.clone())
+            .collect(),
+        None => Vec::new(),
+    };
+    let v = json!({
+        "file": a.file,
+        "archiveId": manifest.as_ref().map(|m| m.archive_id.clone()),
+        "ok": exit == 0,
+        "state": state,
+        "parity": if has_parity { serde_json::to_value(&parity).unwrap_or_default() } else { json!(null) },
+        "parityMessage": parity.message,
+        "lostMembers": lost_members,
+        "content": match &content { Ok(r) => serde_json::to_value(r).unwrap_or_default(), Err(e) => json!({"ok": false, "problems": [e]}) },
+    });
     out.emit(&v, || {
-        if report.ok {
-            format!(
-                "OK {}: {} members, {} frames, {} decoded and checked\n",
-                a.file.display(),
-                report.members.len(),
-                report.frames_checked,
-                human_bytes(report.bytes_decoded)
-            )
+        let mut s = match state {
+            "intact" => format!("OK {}: intact\n", a.file.display()),
+            "repairable" => format!("DAMAGED {}: repairable with `bri archive repair`\n", a.file.display()),
+            _ => format!("DAMAGED {}: beyond repair\n", a.file.display()),
+        };
+        if has_parity {
+            let l = parity.layout.expect("layout with index");
+            s += &format!(
+                "  parity: {} stripes of {}+{} shards of {}, {}% redundancy\n",
+                parity.stripes.len(),
+                l.k,
+                l.m,
+                human_bytes(u64::from(l.shard_size)),
+                l.redundancy_percent
+            );
+            for st in parity.stripes.iter().filter(|st| st.state != bri_core::parity::StripeState::Intact) {
+                s += &format!(
+                    "  stripe {}: {} ({} data + {} parity shards damaged{})\n",
+                    st.stripe,
+                    if st.state == bri_core::parity::StripeState::Repairable { "repairable" } else { "BEYOND REPAIR" },
+                    st.damaged_data.len(),
+                    st.damaged_parity.len(),
+                    if st.header_damaged { ", header damaged" } else { "" }
+                );
+            }
+            for (i, c) in parity.index_copies.iter().enumerate() {
+                if *c != bri_core::parity::CopyState::Intact {
+                    s += &format!("  parity index copy {}: {c:?}\n", i + 1);
+                }
+            }
+            if let Some(c) = parity.seek_table.filter(|c| *c != bri_core::parity::CopyState::Intact) {
+                s += &format!("  seek table: {c:?}\n");
+            }
+            if parity.missing_tail > 0 {
+                s += &format!("  file is truncated: {} bytes missing at the end\n", parity.missing_tail);
+            }
+            for r in &parity.lost {
+                s += &format!("  LOST data-region bytes {}..{}\n", r.start, r.end);
+            }
+            for m in &lost_members {
+                s += &format!("  LOST member {m}\n");
+            }
+        } else if let Some(msg) = &parity.message {
+            if parity_expected {
+                s += &format!("  parity: {msg}\n");
+            } else {
+                s += "  parity: none (archive written with --redundancy 0)\n";
+            }
+        }
+        match &content {
+            Ok(r) if r.ok => s += &format!("  content: {} members, {} frames, {} checked\n", r.members.len(), r.frames_checked, human_bytes(r.bytes_decoded)),
+            Ok(r) if state == "repairable" => {
+                s += &format!(
+                    "  content: {} of {} members unreadable until repaired (see --json for details)\n",
+                    r.members.iter().filter(|m| !m.ok).count(),
+                    r.members.len()
+                );
+            }
+            Ok(r) => {
+                for m in r.members.iter().filter(|m| !m.ok) {
+                    s += &format!("  member {}: {}\n", m.path, m.problem.as_deref().unwrap_or("damaged"));
+                }
+                for f in &r.damaged_frames {
+                    s += &format!("  {}\n", f.problem);
+                }
+                for p in &r.problems {
+                    s += &format!("  {p}\n");
+                }
+            }
+            Err(e) => s += &format!("  content: {e}\n"),
+        }
+        s
+    });
+    Ok(exit)
+}
+
+fn repair(a: RepairArgs, out: &Output) -> CmdResult {
+    let len = std::fs::metadata(&a.file).map(|m| m.len()).unwrap_or(0);
+    let bar = out.bytes_bar(len, "repairing");
+    let s = heal::repair(&a.file, a.output.as_deref(), a.force, &bar)?;
+    bar.finish_and_clear();
+    let v = serde_json::to_value(&s).unwrap_or_default();
+    out.emit(&v, || {
+        if s.already_intact {
+            format!("{} is intact; nothing to repair\n", a.file.display())
         } else {
-            let mut s = format!("DAMAGED {}\n", a.file.display());
-            for m in report.members.iter().filter(|m| !m.ok) {
-                s += &format!(
-                    "  member {}: {}\n",
-                    m.path,
-                    m.problem.as_deref().unwrap_or("damaged")
-                );
-            }
-            for f in &report.damaged_frames {
-                s += &format!(
-                    "  frame {} (bytes {}..{}): {}\n",
-                    f.frame,
-                    f.offset,
-                    f.offset + u64::from(f.length),
-                    f.problem
-                );
-            }
-            for p in &report.problems {
-                s += &format!("  {p}\n");
-            }
-            s
+            format!(
+                "repaired {}: {} stripes, {} shards rebuilt{}; verified byte-identical to the original\n",
+                s.output.display(),
+                s.stripes_repaired,
+                s.shards_rebuilt,
+                if s.metadata_rewritten { ", index and seek table rewritten" } else { "" }
+            )
         }
     });
-    Ok(if report.ok { 0 } else { EXIT_DAMAGED })
+    Ok(0)
 }
 
 fn extract(a: ExtractArgs, out: &Output) -> CmdResult {

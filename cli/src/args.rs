@@ -36,10 +36,25 @@ pub enum ArchiveCommand {
     CreateFiles(CreateFilesArgs),
     /// Show an archive's manifest and members (reads only the file's tail and manifest).
     Inspect(FileArg),
-    /// Check every frame, member checksum and the manifest; exit 0 only when intact.
+    /// Check parity stripes, every frame and member checksum; exit 0 intact, 3 damaged but
+    /// repairable, 4 beyond repair.
     Verify(FileArg),
     /// Extract every member into a directory (never writes outside it).
     Extract(ExtractArgs),
+    /// Rebuild a damaged archive from its parity, byte-identical to the original.
+    Repair(RepairArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// The archive file (repaired in place through a temporary file, unless -o).
+    pub file: PathBuf,
+    /// Write the repaired archive here instead.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Replace OUTPUT if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

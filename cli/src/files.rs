@@ -469,6 +469,14 @@ fn read_at(file: &mut File, offset: u64, len: u64, what: &str) -> Result<Vec<u8>
 /// the tail and the manifest frame are read. A damaged manifest is returned as an error in
 /// `manifest` so that callers can still report on frames.
 pub fn open_archive(path: &Path) -> Result<Opened, CliError> {
+    open_archive_with(path, None)
+}
+
+/// Like [`open_archive`], with the seek table given (`Some`) instead of read from the file.
+pub fn open_archive_with(
+    path: &Path,
+    seek: Option<(&[bri_core::seek::SeekEntry], u64)>,
+) -> Result<Opened, CliError> {
     let mut file = File::open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             CliError::NotFound(format!("archive {} does not exist", path.display()))
@@ -481,18 +489,23 @@ pub fn open_archive(path: &Path) -> Result<Opened, CliError> {
         .map_err(|e| CliError::io(format!("reading {}", path.display()), e))?
         .len();
     let mut want = (TAIL_HINT as u64).min(len);
-    let index = loop {
-        let tail = read_at(&mut file, len - want, want, &path.display().to_string())?;
-        match ArchiveIndex::open(len, &tail)? {
-            Tail::Index(i) => break i,
-            Tail::Need { bytes_from_end } if bytes_from_end > want && bytes_from_end <= len => {
-                want = bytes_from_end
-            }
-            Tail::Need { .. } => {
-                return Err(bri_core::Error::NotAnArchive {
-                    reason: "seek table does not fit in the file".into(),
+    let index = if let Some(entries) = seek {
+        let (entries, expected_len) = entries;
+        ArchiveIndex::from_seek_entries(expected_len, entries)?
+    } else {
+        loop {
+            let tail = read_at(&mut file, len - want, want, &path.display().to_string())?;
+            match ArchiveIndex::open(len, &tail)? {
+                Tail::Index(i) => break i,
+                Tail::Need { bytes_from_end } if bytes_from_end > want && bytes_from_end <= len => {
+                    want = bytes_from_end
                 }
-                .into())
+                Tail::Need { .. } => {
+                    return Err(bri_core::Error::NotAnArchive {
+                        reason: "seek table does not fit in the file".into(),
+                    }
+                    .into())
+                }
             }
         }
     };
@@ -515,7 +528,16 @@ pub fn open_archive(path: &Path) -> Result<Opened, CliError> {
 
 /// Verify every frame and member of the archive at `path`, streaming.
 pub fn verify_file(path: &Path, bar: &ProgressBar) -> Result<(Manifest, VerifyReport), CliError> {
-    let mut o = open_archive(path)?;
+    verify_file_with(path, None, bar)
+}
+
+/// Like [`verify_file`], with the seek table given instead of read from the file.
+pub fn verify_file_with(
+    path: &Path,
+    seek: Option<(&[bri_core::seek::SeekEntry], u64)>,
+    bar: &ProgressBar,
+) -> Result<(Manifest, VerifyReport), CliError> {
+    let mut o = open_archive_with(path, seek)?;
     let manifest = o.manifest?;
     let codec = codec::default_codec();
     let mut v = Verifier::new(&o.index, &manifest);

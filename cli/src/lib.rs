@@ -19,6 +19,7 @@ pub mod db;
 pub mod error;
 pub mod files;
 pub mod fsutil;
+pub mod heal;
 pub mod output;
 
 use args::{Cli, Command};

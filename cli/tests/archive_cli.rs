@@ -238,44 +238,47 @@ fn inspect_verify_extract_round_trip() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
 }
 
-#[test]
-fn verify_names_the_damaged_member() {
-    let d = tmp("dmg");
-    let src = d.join("src");
-    make_tree(&src);
-    let arc = d.join("a.bri.zst");
-    create(&src, &arc, &[]);
+/// Byte range of a member's frames in the file, from `inspect --json`.
+fn member_range(arc: &Path, path: &str) -> (u64, u64) {
     let v = json(&bri(&[
         "archive",
         "inspect",
         arc.to_str().unwrap(),
         "--json",
     ]));
-    let wal = v["manifest"]["members"]
-        .as_array()
-        .unwrap()
+    let members = v["manifest"]["members"].as_array().unwrap().clone();
+    let before: u64 = members
         .iter()
-        .find(|e| e["path"] == "wal/000000.wal")
-        .unwrap()
-        .clone();
-    // Find the wal member's byte range: sum the compressed sizes of the members before it.
-    let before: u64 = v["manifest"]["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .take_while(|e| e["path"] != "wal/000000.wal")
+        .take_while(|e| e["path"] != path)
         .map(|e| e["compressedSize"].as_u64().unwrap())
         .sum();
-    let mut bytes = fs::read(&arc).unwrap();
-    let pos = (before + wal["compressedSize"].as_u64().unwrap() / 2) as usize;
-    bytes[pos] ^= 0xff;
+    let e = members.iter().find(|e| e["path"] == path).unwrap();
+    (before, before + e["compressedSize"].as_u64().unwrap())
+}
+
+#[test]
+fn verify_names_the_damaged_member_and_repair_restores_it() {
+    let d = tmp("dmg");
+    let src = d.join("src");
+    make_tree(&src);
+    let arc = d.join("a.bri.zst");
+    create(&src, &arc, &[]);
+    let original = fs::read(&arc).unwrap();
+    let (start, end) = member_range(&arc, "wal/000000.wal");
+    let mut bytes = original.clone();
+    bytes[((start + end) / 2) as usize] ^= 0xff;
     let bad = d.join("bad.bri.zst");
     fs::write(&bad, &bytes).unwrap();
     let o = bri(&["archive", "verify", bad.to_str().unwrap(), "--json"]);
-    assert_eq!(o.status.code(), Some(3), "damaged archives exit 3");
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "damaged but repairable archives exit 3"
+    );
     let r = json(&o);
     assert_eq!(r["ok"], false);
-    let damaged: Vec<&str> = r["members"]
+    assert_eq!(r["state"], "repairable");
+    let damaged: Vec<&str> = r["content"]["members"]
         .as_array()
         .unwrap()
         .iter()
@@ -283,8 +286,16 @@ fn verify_names_the_damaged_member() {
         .map(|m| m["path"].as_str().unwrap())
         .collect();
     assert_eq!(damaged, ["wal/000000.wal"]);
+    let stripes = r["parity"]["stripes"].as_array().unwrap();
+    assert_eq!(
+        stripes
+            .iter()
+            .filter(|s| s["state"] == "repairable")
+            .count(),
+        1
+    );
     let human = bri(&["archive", "verify", bad.to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&human.stdout).contains("member wal/000000.wal"));
+    assert!(String::from_utf8_lossy(&human.stdout).contains("repairable"));
     // Extraction of damaged data stops with ARCHIVE_CORRUPTED, and writes no damaged file.
     let x = d.join("x");
     let o = bri(&[
@@ -298,6 +309,128 @@ fn verify_names_the_damaged_member() {
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(json(&o)["error"]["code"], "ARCHIVE_CORRUPTED");
     assert!(!x.join("wal/000000.wal").exists());
+    // Repair to another file, then in place: both byte-identical to the original.
+    let fixed = d.join("fixed.bri.zst");
+    let o = bri(&[
+        "archive",
+        "repair",
+        bad.to_str().unwrap(),
+        "-o",
+        fixed.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(json(&o)["shardsRebuilt"], 1);
+    assert!(fs::read(&fixed).unwrap() == original);
+    assert!(
+        fs::read(&bad).unwrap() == bytes,
+        "-o leaves the damaged input untouched"
+    );
+    let o = bri(&["archive", "repair", bad.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(fs::read(&bad).unwrap() == original);
+    assert_eq!(
+        bri(&["archive", "verify", bad.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let o = bri(&["archive", "repair", bad.to_str().unwrap(), "--json"]);
+    assert_eq!(json(&o)["alreadyIntact"], true);
+}
+
+#[test]
+fn parity_tail_and_truncation_damage_is_repaired() {
+    let d = tmp("tail");
+    let src = d.join("src");
+    make_tree(&src);
+    let arc = d.join("a.bri.zst");
+    create(&src, &arc, &["--redundancy", "20"]);
+    let original = fs::read(&arc).unwrap();
+    let n = original.len();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("seek table", {
+            let mut b = original.clone();
+            for x in &mut b[n - 30..n - 10] {
+                *x = 0;
+            }
+            b
+        }),
+        ("last parity bytes", {
+            let mut b = original.clone();
+            b[n - 200] ^= 0x40;
+            b
+        }),
+        ("truncated by 64 bytes", original[..n - 64].to_vec()),
+        ("appended garbage", {
+            let mut b = original.clone();
+            b.extend_from_slice(b"garbage");
+            b
+        }),
+    ];
+    for (name, bytes) in cases {
+        let bad = d.join("bad.bri.zst");
+        fs::write(&bad, &bytes).unwrap();
+        let o = bri(&["archive", "verify", bad.to_str().unwrap(), "--json"]);
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        let o = bri(&["archive", "repair", bad.to_str().unwrap()]);
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            fs::read(&bad).unwrap() == original,
+            "{name}: not byte-identical"
+        );
+    }
+}
+
+#[test]
+fn damage_beyond_redundancy_is_reported_never_guessed() {
+    let d = tmp("beyond");
+    let src = d.join("src");
+    make_tree(&src);
+    // No parity at all: any damage is beyond repair, and says which member.
+    let arc = d.join("noparity.bri.zst");
+    create(&src, &arc, &["--redundancy", "0"]);
+    let (start, end) = member_range(&arc, "bin/random.bin");
+    let mut bytes = fs::read(&arc).unwrap();
+    bytes[((start + end) / 2) as usize] ^= 1;
+    fs::write(&arc, &bytes).unwrap();
+    let o = bri(&["archive", "verify", arc.to_str().unwrap(), "--json"]);
+    assert_eq!(o.status.code(), Some(4));
+    let r = json(&o);
+    assert_eq!(r["state"], "beyondRepair");
+    let o = bri(&["archive", "repair", arc.to_str().unwrap(), "--json"]);
+    assert_eq!(o.status.code(), Some(4));
+    assert_eq!(json(&o)["error"]["code"], "REPAIR_IMPOSSIBLE");
+    assert!(
+        fs::read(&arc).unwrap() == bytes,
+        "a failed repair changes nothing"
+    );
+    // With parity, zeroing far more than the redundancy: beyond repair, lost ranges named.
+    let arc = d.join("p.bri.zst");
+    create(&src, &arc, &[]);
+    let mut bytes = fs::read(&arc).unwrap();
+    let third = bytes.len() / 3;
+    for x in &mut bytes[..third] {
+        *x = 0;
+    }
+    fs::write(&arc, &bytes).unwrap();
+    let o = bri(&["archive", "verify", arc.to_str().unwrap(), "--json"]);
+    assert_eq!(o.status.code(), Some(4));
+    let r = json(&o);
+    assert!(!r["parity"]["lost"].as_array().unwrap().is_empty());
+    assert!(!r["lostMembers"].as_array().unwrap().is_empty());
+    let o = bri(&["archive", "repair", arc.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(fs::read(&arc).unwrap() == bytes);
 }
 
 #[test]
@@ -347,7 +480,7 @@ fn bad_input_gets_a_stable_code() {
         let o = bri(&["archive", "verify", t.to_str().unwrap()]);
         let code = o.status.code().expect("exited, not killed by a signal");
         assert!(
-            code == 2 || code == 3,
+            (2..=4).contains(&code),
             "cut {cut}: exit {code}: {}",
             String::from_utf8_lossy(&o.stderr)
         );

@@ -86,6 +86,15 @@ impl ArchiveIndex {
         Self::from_entries(file_len, &entries)
     }
 
+    /// Build the index from seek-table entries obtained elsewhere (e.g. regenerated from the
+    /// parity index when the file's own seek table is damaged).
+    pub fn from_seek_entries(file_len: u64, entries: &[SeekEntry]) -> Result<ArchiveIndex> {
+        match Self::from_entries(file_len, entries)? {
+            Tail::Index(i) => Ok(i),
+            Tail::Need { .. } => Err(Error::corrupted("seek entries do not describe the file")),
+        }
+    }
+
     fn from_entries(file_len: u64, entries: &[SeekEntry]) -> Result<Tail> {
         let table_len =
             seek::SKIPPABLE_HEADER_LEN as u64 + entries.len() as u64 * 12 + FOOTER_LEN as u64;
@@ -174,8 +183,12 @@ impl ArchiveIndex {
         let data = codec
             .decompress(bytes, f.decompressed as usize)
             .map_err(|e| {
+                let inner = match e {
+                    Error::Corrupted { what } => what,
+                    other => other.to_string(),
+                };
                 Error::corrupted(format!(
-                    "frame {i} (bytes {}..{}): {e}",
+                    "frame {i} (bytes {}..{}): {inner}",
                     f.offset,
                     f.range().end
                 ))
