@@ -13,12 +13,12 @@ pub const INDEX_MAGIC: u32 = 0x184D_2A5C;
 pub const INDEX_END_MAGIC: u32 = 0x5849_5242;
 /// Bytes of a parity frame before its first parity shard.
 pub const PARITY_FRAME_HEADER_LEN: usize = 40;
-/// Body block size of the index (each block has its own hash).
-pub const INDEX_BLOCK_SIZE: u32 = 4096;
+/// Body block size of the index (each block is followed by its own hash).
+pub const INDEX_BLOCK_SIZE: u32 = 256;
 /// Format version written in parity and index frames.
 pub const FORMAT_VERSION: u16 = 1;
-/// Fixed part of the index frame, skippable header included, before the block hashes.
-pub(crate) const INDEX_FIXED_LEN: usize = 48;
+/// The index header (stored after the skippable header and again before the end marker).
+pub(crate) const INDEX_HEADER_LEN: usize = 56;
 /// The end marker closing an index frame.
 pub(crate) const END_MARKER_LEN: usize = 16;
 
@@ -129,93 +129,80 @@ pub(crate) struct IndexHeader {
     pub data_len: u64,
     pub data_frames: u64,
     pub body_len: u64,
-    /// XXH64 of every body block.
-    pub block_hashes: Vec<u64>,
 }
 
 impl IndexHeader {
-    /// Offset of the body inside the frame.
-    pub fn body_offset(&self) -> usize {
-        INDEX_FIXED_LEN + 8 * self.block_hashes.len() + 8
-    }
-
-    /// Whole frame length.
-    pub fn frame_len(&self) -> u64 {
-        self.body_offset() as u64 + self.body_len + END_MARKER_LEN as u64
-    }
-
-    /// Blocks of the body.
+    /// Body blocks.
     pub fn blocks(&self) -> usize {
-        self.block_hashes.len()
+        self.body_len.div_ceil(u64::from(INDEX_BLOCK_SIZE)) as usize
     }
 
-    /// Range of body block `b` inside the frame.
+    /// Whole frame length: skippable header, header, blocks with their hashes, header
+    /// replica, end marker.
+    pub fn frame_len(&self) -> u64 {
+        (SKIPPABLE_HEADER_LEN + 2 * INDEX_HEADER_LEN + END_MARKER_LEN) as u64
+            + self.body_len
+            + 8 * self.blocks() as u64
+    }
+
+    /// Range (inside the frame) of body block `b`'s bytes; its XXH64 follows them.
     pub fn block_range(&self, b: usize) -> std::ops::Range<usize> {
         let bs = INDEX_BLOCK_SIZE as usize;
-        let start = self.body_offset() + b * bs;
-        let end = self.body_offset() + (self.body_len as usize).min((b + 1) * bs);
-        start..end
+        let start = SKIPPABLE_HEADER_LEN + INDEX_HEADER_LEN + b * (bs + 8);
+        let len = (self.body_len as usize - b * bs).min(bs);
+        start..start + len
     }
 
-    /// Parse the header part of an index frame. `frame` holds the first bytes (at least up
-    /// to the body) of a candidate frame of `frame_len` bytes (the length comes from an end
-    /// marker); `file_len` bounds the sizes it may claim.
-    pub fn decode(frame: &[u8], frame_len: u64, file_len: u64) -> ParityResult<IndexHeader> {
-        let bad = |what: &str| ParityError::corrupted(format!("index frame: {what}"));
-        if frame.len() < INDEX_FIXED_LEN + 8 || frame_len < frame.len() as u64 {
+    /// Range (inside the frame) of the header replica at the end.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn replica_range(&self) -> std::ops::Range<usize> {
+        let end = self.frame_len() as usize - END_MARKER_LEN;
+        end - INDEX_HEADER_LEN..end
+    }
+
+    /// Parse one 56-byte header copy (at frame offset 8, or its replica before the end
+    /// marker) of a candidate frame of `frame_len` bytes; `file_len` bounds the sizes it may
+    /// claim.
+    pub fn decode(h: &[u8], frame_len: u64, file_len: u64) -> ParityResult<IndexHeader> {
+        let bad = |what: &str| ParityError::corrupted(format!("index header: {what}"));
+        if h.len() < INDEX_HEADER_LEN {
             return Err(bad("too short"));
         }
-        if u32_at(frame, 0) != INDEX_MAGIC {
-            return Err(bad("wrong magic"));
+        if xxh64(&h[0..48], 0) != u64_at(h, 48) {
+            return Err(bad("hash mismatch"));
         }
-        if u64::from(u32_at(frame, 4)) + SKIPPABLE_HEADER_LEN as u64 != frame_len {
-            return Err(bad("frame length disagrees with its skippable header"));
-        }
-        if u16_at(frame, 8) != FORMAT_VERSION {
+        if u16_at(h, 0) != FORMAT_VERSION {
             return Err(bad("unknown version"));
         }
         let layout = ParityLayout {
-            k: u16_at(frame, 10),
-            m: u16_at(frame, 12),
-            redundancy_percent: frame[14],
-            shard_size: u32_at(frame, 16),
+            k: u16_at(h, 2),
+            m: u16_at(h, 4),
+            redundancy_percent: h[6],
+            shard_size: u32_at(h, 8),
         };
-        if frame[15] != 0 || u32_at(frame, 20) != INDEX_BLOCK_SIZE {
+        if h[7] != 0 || u64_at(h, 40) != 0 || u32_at(h, 12) != INDEX_BLOCK_SIZE {
             return Err(bad("reserved field or block size wrong"));
         }
-        let data_len = u64_at(frame, 24);
-        let data_frames = u64_at(frame, 32);
-        let body_len = u64_at(frame, 40);
+        layout.validate().map_err(|e| bad(&e.to_string()))?;
+        let data_len = u64_at(h, 16);
+        let data_frames = u64_at(h, 24);
+        let body_len = u64_at(h, 32);
         if body_len > frame_len || data_len > file_len {
             return Err(bad("sizes larger than the file"));
         }
-        let blocks = body_len.div_ceil(u64::from(INDEX_BLOCK_SIZE)) as usize;
-        let body_offset = INDEX_FIXED_LEN + 8 * blocks + 8;
-        if body_offset as u64 + body_len + END_MARKER_LEN as u64 != frame_len {
-            return Err(bad("body length disagrees with the frame length"));
-        }
-        let table_end = INDEX_FIXED_LEN + 8 * blocks;
-        if frame.len() < table_end + 8 {
-            return Err(bad("header cut short"));
-        }
-        if xxh64(&frame[8..table_end], 0) != u64_at(frame, table_end) {
-            return Err(bad("header hash mismatch"));
-        }
-        layout.validate().map_err(|e| bad(&e.to_string()))?;
-        let block_hashes = (0..blocks)
-            .map(|b| u64_at(frame, INDEX_FIXED_LEN + 8 * b))
-            .collect();
-        let h = IndexHeader {
+        let hd = IndexHeader {
             layout,
             data_len,
             data_frames,
             body_len,
-            block_hashes,
         };
         if Some(body_len) != expected_body_len(&layout, data_len, data_frames) {
             return Err(bad("body length disagrees with the layout"));
         }
-        Ok(h)
+        if hd.frame_len() != frame_len {
+            return Err(bad("frame length disagrees with the body length"));
+        }
+        Ok(hd)
     }
 }
 
@@ -249,28 +236,32 @@ pub(crate) fn encode_index(
     for h in hashes {
         body.extend_from_slice(&h.to_le_bytes());
     }
-    let bs = INDEX_BLOCK_SIZE as usize;
-    let blocks = body.len().div_ceil(bs);
-    let frame_len = INDEX_FIXED_LEN + 8 * blocks + 8 + body.len() + END_MARKER_LEN;
+    let mut head = Vec::with_capacity(INDEX_HEADER_LEN);
+    head.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    head.extend_from_slice(&layout.k.to_le_bytes());
+    head.extend_from_slice(&layout.m.to_le_bytes());
+    head.push(layout.redundancy_percent);
+    head.push(0);
+    head.extend_from_slice(&layout.shard_size.to_le_bytes());
+    head.extend_from_slice(&INDEX_BLOCK_SIZE.to_le_bytes());
+    head.extend_from_slice(&data_len.to_le_bytes());
+    head.extend_from_slice(&(data_frames.len() as u64).to_le_bytes());
+    head.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    head.extend_from_slice(&0u64.to_le_bytes());
+    let sum = xxh64(&head, 0);
+    head.extend_from_slice(&sum.to_le_bytes());
+    let blocks = body.len().div_ceil(INDEX_BLOCK_SIZE as usize);
+    let frame_len =
+        SKIPPABLE_HEADER_LEN + 2 * INDEX_HEADER_LEN + END_MARKER_LEN + body.len() + 8 * blocks;
     let mut f = Vec::with_capacity(frame_len);
     f.extend_from_slice(&INDEX_MAGIC.to_le_bytes());
     f.extend_from_slice(&((frame_len - SKIPPABLE_HEADER_LEN) as u32).to_le_bytes());
-    f.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    f.extend_from_slice(&layout.k.to_le_bytes());
-    f.extend_from_slice(&layout.m.to_le_bytes());
-    f.push(layout.redundancy_percent);
-    f.push(0);
-    f.extend_from_slice(&layout.shard_size.to_le_bytes());
-    f.extend_from_slice(&INDEX_BLOCK_SIZE.to_le_bytes());
-    f.extend_from_slice(&data_len.to_le_bytes());
-    f.extend_from_slice(&(data_frames.len() as u64).to_le_bytes());
-    f.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    for chunk in body.chunks(bs) {
+    f.extend_from_slice(&head);
+    for chunk in body.chunks(INDEX_BLOCK_SIZE as usize) {
+        f.extend_from_slice(chunk);
         f.extend_from_slice(&xxh64(chunk, 0).to_le_bytes());
     }
-    let sum = xxh64(&f[8..], 0);
-    f.extend_from_slice(&sum.to_le_bytes());
-    f.extend_from_slice(&body);
+    f.extend_from_slice(&head);
     f.extend_from_slice(&end_marker(frame_len as u64));
     debug_assert_eq!(f.len(), frame_len);
     f
@@ -295,8 +286,8 @@ pub(crate) fn parse_end_marker(b: &[u8]) -> Option<u64> {
         return None;
     }
     let len = u64_at(b, 0);
-    // The smallest index frame (empty body) is 72 bytes.
-    (len >= (INDEX_FIXED_LEN + 8 + END_MARKER_LEN) as u64).then_some(len)
+    // The smallest index frame (empty body) is 136 bytes.
+    (len >= (SKIPPABLE_HEADER_LEN + 2 * INDEX_HEADER_LEN + END_MARKER_LEN) as u64).then_some(len)
 }
 
 /// Decode a merged, verified body into the data-frame entries and the shard hashes.
@@ -372,35 +363,54 @@ mod tests {
         ];
         let hashes: Vec<u64> = (0..15).collect();
         let f = encode_index(&l, d, &frames, &hashes);
-        let h = IndexHeader::decode(&f, f.len() as u64, 1 << 20).unwrap();
-        assert_eq!(h.frame_len(), f.len() as u64);
-        assert_eq!(h.data_len, d);
-        assert_eq!(h.layout, l);
-        assert_eq!(parse_end_marker(&f[f.len() - 16..]), Some(f.len() as u64));
-        let body = &f[h.body_offset()..h.body_offset() + h.body_len as usize];
+        let fl = f.len() as u64;
+        let h = IndexHeader::decode(&f[8..64], fl, 1 << 20).unwrap();
+        assert_eq!(h.frame_len(), fl);
+        assert_eq!((h.data_len, h.layout, h.body_len), (d, l, 24 + 120));
+        assert_eq!(h.blocks(), 1);
+        // The replica before the end marker is the same header.
+        assert_eq!(&f[h.replica_range()], &f[8..64]);
+        assert_eq!(parse_end_marker(&f[f.len() - 16..]), Some(fl));
+        let body = &f[h.block_range(0)];
+        assert_eq!(u64_at(&f, h.block_range(0).end), xxh64(body, 0));
         let (fr, hs) = decode_body(&h, body);
         assert_eq!(fr, frames);
         assert_eq!(hs, hashes);
         // Wrong hash count for the layout is refused.
         let f2 = encode_index(&l, d, &frames, &hashes[..14]);
-        assert!(IndexHeader::decode(&f2, f2.len() as u64, 1 << 20).is_err());
-        // Every byte of the fixed header and block table is covered.
-        for i in 0..h.body_offset() {
+        assert!(IndexHeader::decode(&f2[8..64], f2.len() as u64, 1 << 20).is_err());
+        // Every header byte is covered, and the frame length must agree.
+        for i in 8..64 {
             let mut g = f.clone();
             g[i] ^= 1;
             assert!(
-                IndexHeader::decode(&g, g.len() as u64, 1 << 20).is_err(),
+                IndexHeader::decode(&g[8..64], fl, 1 << 20).is_err(),
                 "byte {i}"
             );
         }
-        // The header alone (a truncated copy) is enough.
-        let head = &f[..h.body_offset()];
-        assert_eq!(
-            IndexHeader::decode(head, f.len() as u64, 1 << 20).unwrap(),
-            h
-        );
-        assert!(IndexHeader::decode(&head[..head.len() - 1], f.len() as u64, 1 << 20).is_err());
+        assert!(IndexHeader::decode(&f[8..64], fl + 1, 1 << 20).is_err());
         // A data length larger than the file is refused.
-        assert!(IndexHeader::decode(&f, f.len() as u64, d - 1).is_err());
+        assert!(IndexHeader::decode(&f[8..64], fl, d - 1).is_err());
+        // Many blocks: each followed by its hash.
+        let hashes: Vec<u64> = (0..15u64)
+            .map(|x| x.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect();
+        let many: Vec<SeekEntry> = (0..100)
+            .map(|i| SeekEntry {
+                compressed: if i == 0 { d as u32 - 99 } else { 1 },
+                decompressed: 1,
+                checksum: i,
+            })
+            .collect();
+        let f = encode_index(&l, d, &many, &hashes);
+        let h = IndexHeader::decode(&f[8..64], f.len() as u64, 1 << 20).unwrap();
+        assert_eq!(h.blocks(), (1200 + 120usize).div_ceil(256));
+        let mut body = Vec::new();
+        for b in 0..h.blocks() {
+            let r = h.block_range(b);
+            assert_eq!(u64_at(&f, r.end), xxh64(&f[r.clone()], 0));
+            body.extend_from_slice(&f[r]);
+        }
+        assert_eq!(decode_body(&h, &body), (many, hashes));
     }
 }

@@ -12,12 +12,13 @@
 //! by block (each 4 KiB body block carries its own hash in the header).
 
 use super::format::{
-    decode_body, parse_end_marker, u32_at, IndexHeader, ParityHeader, END_MARKER_LEN,
-    INDEX_END_MAGIC, PARITY_FRAME_HEADER_LEN, PARITY_MAGIC,
+    decode_body, parse_end_marker, u32_at, u64_at, IndexHeader, ParityHeader, END_MARKER_LEN,
+    INDEX_END_MAGIC, INDEX_HEADER_LEN, PARITY_FRAME_HEADER_LEN, PARITY_MAGIC,
 };
 use super::index::ParityIndex;
 use super::layout::ParityLayout;
 use super::{ParityError, ParityResult};
+use crate::seek::SKIPPABLE_HEADER_LEN;
 use std::collections::{BTreeSet, VecDeque};
 use std::ops::Range;
 use xxhash_rust::xxh64::xxh64;
@@ -333,12 +334,22 @@ impl IndexLocator {
     }
 
     fn try_frame(&mut self, r: Range<u64>, bytes: &[u8]) {
-        let header = match IndexHeader::decode(bytes, r.end - r.start, self.file_len) {
-            Ok(h) => h,
-            Err(_) => {
-                self.rejected += 1;
-                return;
-            }
+        // The header is stored twice in each copy: after the skippable-frame header, and
+        // just before the end marker (only readable when the whole frame is in the file).
+        let frame_len = r.end - r.start;
+        let head = bytes
+            .get(SKIPPABLE_HEADER_LEN..SKIPPABLE_HEADER_LEN + INDEX_HEADER_LEN)
+            .and_then(|h| IndexHeader::decode(h, frame_len, self.file_len).ok());
+        let replica = || {
+            let end = (bytes.len() as u64 == frame_len)
+                .then(|| bytes.len().checked_sub(END_MARKER_LEN))
+                .flatten()?;
+            let h = bytes.get(end.checked_sub(INDEX_HEADER_LEN)?..end)?;
+            IndexHeader::decode(h, frame_len, self.file_len).ok()
+        };
+        let Some(header) = head.or_else(replica) else {
+            self.rejected += 1;
+            return;
         };
         let Some(ranges) = copy_ranges(&header) else {
             self.rejected += 1;
@@ -389,7 +400,8 @@ fn merge(found: Found) -> ParityResult<ParityIndex> {
         let r = h.block_range(b);
         let good = found.copies.iter().flatten().find_map(|c| {
             let blk = c.get(r.clone())?;
-            (xxh64(blk, 0) == h.block_hashes[b]).then_some(blk)
+            let sum = c.get(r.end..r.end + 8)?;
+            (xxh64(blk, 0) == u64_at(sum, 0)).then_some(blk)
         });
         match good {
             Some(blk) => body.extend_from_slice(blk),
@@ -398,7 +410,8 @@ fn merge(found: Found) -> ParityResult<ParityIndex> {
                     reason: format!(
                         "both copies of the parity index are damaged in body block {b} \
                          (bytes {}..{} of each copy)",
-                        r.start, r.end
+                        r.start,
+                        r.end + 8
                     ),
                 })
             }

@@ -89,6 +89,22 @@ struct Truth {
     repairable: bool,
 }
 
+fn index_header(index: &ParityIndex) -> IndexHeader {
+    let frame = index.index_frame();
+    IndexHeader::decode(&frame[8..64], frame.len() as u64, u64::MAX).unwrap()
+}
+
+/// Rewrite the header (and its hash) at frame offset 8 and, if `replica`, the one before the
+/// end marker, after `edit` changed bytes 8..48.
+fn rehash_header(g: &mut [u8], h: &IndexHeader, replica: bool) {
+    let sum = xxhash_rust::xxh64::xxh64(&g[8..56], 0);
+    g[56..64].copy_from_slice(&sum.to_le_bytes());
+    if replica {
+        let head = g[8..64].to_vec();
+        g[h.replica_range()].copy_from_slice(&head);
+    }
+}
+
 fn truth(orig: &[u8], damaged: &[u8], index: &ParityIndex) -> Truth {
     // Shards: the host zero-fills a truncated file, so compare with zero padding.
     let byte = |i: u64| damaged.get(i as usize).copied().unwrap_or(0);
@@ -130,18 +146,20 @@ fn truth(orig: &[u8], damaged: &[u8], index: &ParityIndex) -> Truth {
         }
         stripes.push((dd, dp, hd));
     }
-    let frame = index.index_frame();
-    let h = IndexHeader::decode(&frame, frame.len() as u64, u64::MAX).unwrap();
+    let h = index_header(index);
     let mut header_ok = [false; 2];
     let mut end_ok = [false; 2];
     let mut blocks_ok = vec![false; h.blocks()];
     for c in 0..2u8 {
         let r = index.index_copy_range(c);
-        header_ok[c as usize] = intact(r.start..r.start + h.body_offset() as u64);
+        let rep = h.replica_range();
+        header_ok[c as usize] = intact(r.start + 8..r.start + 64)
+            || intact(r.start + rep.start as u64..r.start + rep.end as u64);
         end_ok[c as usize] = intact(r.end - END_MARKER_LEN as u64..r.end);
         for (b, ok) in blocks_ok.iter_mut().enumerate() {
             let br = h.block_range(b);
-            if intact(r.start + br.start as u64..r.start + br.end as u64) {
+            // The block and the hash after it.
+            if intact(r.start + br.start as u64..r.start + br.end as u64 + 8) {
                 *ok = true;
             }
         }
@@ -646,11 +664,10 @@ fn parity_only_damage_regenerates_parity() {
 #[test]
 fn index_copies_are_merged_block_by_block() {
     let mut rng = StdRng::seed_from_u64(8);
-    // Small shards and many frames: an index body of several 4 KiB blocks.
+    // Small shards and many frames: an index body of many blocks.
     let data = random_data(&mut rng, 70_000);
     let b = build_with(&data, ParityLayout::new(8, 2, 64).unwrap(), &mut rng);
-    let frame = b.index.index_frame();
-    let h = IndexHeader::decode(&frame, frame.len() as u64, u64::MAX).unwrap();
+    let h = index_header(&b.index);
     assert!(h.blocks() >= 3, "{}", h.blocks());
     let (c1, c2) = (b.index.index_copy_range(0), b.index.index_copy_range(1));
     let mut d = b.file.clone();
@@ -658,8 +675,9 @@ fn index_copies_are_merged_block_by_block() {
     let b1 = h.block_range(1);
     d[c1.start as usize + b0.start + 10] ^= 1;
     d[c2.start as usize + b1.start + 10] ^= 1;
-    // And the header of copy 2.
+    // And the first header of copy 2 and the replica of copy 1.
     d[c2.start as usize + 9] ^= 1;
+    d[c1.start as usize + h.replica_range().start + 3] ^= 1;
     let r = verify(&d);
     assert_eq!(r.state, OverallState::Repairable, "{r:?}");
     assert_eq!(r.index_copies, vec![CopyState::Damaged, CopyState::Damaged]);
@@ -802,10 +820,7 @@ fn hostile_and_foreign_input_never_panics() {
     for (at, bytes) in patches {
         let mut g = frame.clone();
         g[at..at + bytes.len()].copy_from_slice(&bytes);
-        let h = IndexHeader::decode(&frame, frame.len() as u64, u64::MAX).unwrap();
-        let table_end = h.body_offset() - 8;
-        let sum = xxhash_rust::xxh64::xxh64(&g[8..table_end], 0);
-        g[table_end..table_end + 8].copy_from_slice(&sum.to_le_bytes());
+        rehash_header(&mut g, &index_header(&b.index), true);
         let mut d = b.file.clone();
         d[c1.start as usize..c1.end as usize].copy_from_slice(&g);
         d[c2.start as usize..c2.end as usize].copy_from_slice(&g);
@@ -966,18 +981,23 @@ fn documented_offsets_match_the_bytes() {
     assert_eq!(ix[15], 0);
     assert_eq!(
         (u32_(ix, 16), u32_(ix, 20), u64_(ix, 24)),
-        (128, 4096, d as u64)
+        (128, 256, d as u64)
     );
     let f_n = u64_(ix, 32) as usize;
     let lb = u64_(ix, 40) as usize;
-    let blocks = lb.div_ceil(4096);
-    assert_eq!(i_len, 72 + 8 * blocks + lb);
-    assert_eq!(u64_(ix, 48 + 8 * blocks), xxh(&ix[8..48 + 8 * blocks]));
-    let body = &ix[56 + 8 * blocks..56 + 8 * blocks + lb];
+    assert_eq!(u64_(ix, 48), 0);
+    assert_eq!(u64_(ix, 56), xxh(&ix[8..56]));
+    let blocks = lb.div_ceil(256);
+    assert_eq!(i_len, 136 + 8 * blocks + lb);
+    let mut body = Vec::new();
     for bl in 0..blocks {
-        let blk = &body[bl * 4096..lb.min((bl + 1) * 4096)];
-        assert_eq!(u64_(ix, 48 + 8 * bl), xxh(blk));
+        let at = 64 + bl * 264;
+        let blk = &ix[at..at + (lb - bl * 256).min(256)];
+        assert_eq!(u64_(ix, at + blk.len()), xxh(blk));
+        body.extend_from_slice(blk);
     }
+    assert_eq!(&ix[i_len - 72..i_len - 16], &ix[8..64]);
+    let body = &body[..];
     let em = &ix[i_len - 16..i_len];
     assert_eq!(u64_(em, 0) as usize, i_len);
     assert_eq!(u32_(em, 8), xxh(&em[0..8]) & 0xFFFF_FFFF);
@@ -1063,18 +1083,23 @@ fn hostile_edits_with_valid_hashes() {
     let data = random_data(&mut rng, 5_000);
     let b = build_with(&data, ParityLayout::new(5, 2, 64).unwrap(), &mut rng);
     let frame = b.index.index_frame();
-    let h = IndexHeader::decode(&frame, frame.len() as u64, u64::MAX).unwrap();
-    let table_end = h.body_offset() - 8;
+    let h = index_header(&b.index);
     let copies = [b.index.index_copy_range(0), b.index.index_copy_range(1)];
     for trial in 0..300 {
         let mut d = b.file.clone();
         let mut g = frame.clone();
         for _ in 0..rng.gen_range(1..4) {
-            let at = rng.gen_range(8..table_end);
+            let at = rng.gen_range(8..56);
             g[at] = if rng.gen_bool(0.5) { rng.gen() } else { 0xFF };
         }
-        let sum = xxh(&g[8..table_end]);
-        g[table_end..table_end + 8].copy_from_slice(&sum.to_le_bytes());
+        rehash_header(&mut g, &h, rng.gen_bool(0.7));
+        if rng.gen_bool(0.3) {
+            // A forged body block with a valid hash.
+            let r = h.block_range(rng.gen_range(0..h.blocks()));
+            g[r.start] ^= 0x40;
+            let sum = xxh(&g[r.clone()]);
+            g[r.end..r.end + 8].copy_from_slice(&sum.to_le_bytes());
+        }
         if rng.gen_bool(0.3) {
             // A forged end marker with another length.
             let len = g.len() - 16;
