@@ -11,4 +11,4 @@ cargo build --locked -p bri-core --no-default-features --target wasm32-unknown-u
 cargo build --locked -p bri-wasm --target wasm32-unknown-unknown
 
 echo "== Rust tests (all workspace crates)"
-cargo test --locked --workspace
+cargo test --locked --workspace --no-fail-fast
