@@ -9,7 +9,7 @@
 //! A candidate index frame is accepted only if its header hash is valid *and* it sits exactly
 //! where its own contents say copy 1 or copy 2 must be, so an archive stored inside the data
 //! region is never mistaken for this file's index. Then both copies are read and merged block
-//! by block (each 4 KiB body block carries its own hash in the header).
+//! by block (each 256-byte body block is followed by its own hash).
 
 use super::format::{
     decode_body, parse_end_marker, u32_at, u64_at, IndexHeader, ParityHeader, END_MARKER_LEN,

@@ -15,7 +15,8 @@
 //!   GF(2^8). The last stripe may hold `k_s < k` data shards; it then stores only
 //!   `m_s = ceil(k_s * m / k)` parity shards (the missing data shards count as zeros).
 //! * The index (layout, data length, every shard's XXH64, and the seek-table entries of the
-//!   data frames) is stored twice, with per-block hashes so two damaged copies are merged.
+//!   data frames) is stored twice, its header twice in each copy, and every 256-byte body
+//!   block with its own hash, so two damaged copies are merged.
 //!   The seek table is a pure function of the index, so it is regenerated, never trusted.
 //! * Damaged shards are located by their hashes, never guessed.
 //!
