@@ -469,4 +469,56 @@ mod tests {
         }
         assert!(open_bytes(b"hello world, not an archive", &PureZstd).is_err());
     }
+
+    fn with_table(body: &[u8], entries: &[crate::seek::SeekEntry]) -> Vec<u8> {
+        let mut f = body.to_vec();
+        f.extend_from_slice(&crate::seek::encode(entries));
+        f
+    }
+
+    #[test]
+    fn hostile_seek_tables_are_refused_before_allocating() {
+        use crate::seek::SeekEntry;
+        let body = vec![0x28u8; 100];
+        let e = |c, d| SeekEntry {
+            compressed: c,
+            decompressed: d,
+            checksum: 0,
+        };
+        let cases = [
+            (
+                "absurd decompressed size",
+                with_table(&body, &[e(100, u32::MAX)]),
+            ),
+            (
+                "frames past the table",
+                with_table(&body, &[e(60, 10), e(60, 10)]),
+            ),
+            ("frames short of the table", with_table(&body, &[e(50, 10)])),
+            (
+                "zero-size frame",
+                with_table(&body, &[e(0, 10), e(100, 10)]),
+            ),
+            ("no data frames", with_table(&body, &[e(100, 0)])),
+        ];
+        for (what, file) in cases {
+            let err = match ArchiveIndex::open(file.len() as u64, &file) {
+                Err(e) => e,
+                Ok(_) => panic!("{what}: accepted"),
+            };
+            let c = err.code();
+            assert!(
+                c == crate::ErrorCode::ArchiveCorrupted || c == crate::ErrorCode::InvalidInput,
+                "{what}: {c:?}"
+            );
+        }
+        // Reserved descriptor bits and a wrong skippable magic.
+        let mut f = with_table(&body, &[e(100, 10)]);
+        let n = f.len();
+        f[n - 5] |= 0x04;
+        assert!(ArchiveIndex::open(n as u64, &f).is_err());
+        let mut f = with_table(&body, &[e(100, 10)]);
+        f[100] ^= 1;
+        assert!(ArchiveIndex::open(f.len() as u64, &f).is_err());
+    }
 }
