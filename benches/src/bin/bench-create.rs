@@ -57,6 +57,14 @@ struct Args {
     /// Extra argument passed to bri create-files (repeatable), e.g. --bri-arg=--no-verify.
     #[arg(long = "bri-arg", allow_hyphen_values = true)]
     bri_extra: Vec<String>,
+    /// Also run bri with `--redundancy 0` (no parity) as a second variant, to compare the
+    /// compression alone with the CLI (the default archive adds Reed-Solomon parity).
+    #[arg(long)]
+    no_parity_variant: bool,
+    /// Also run bri with `--no-verify` as another variant (without the re-read-and-verify
+    /// pass before the rename).
+    #[arg(long)]
+    no_verify_variant: bool,
     /// Run only the zstd CLI (for when bri is not built).
     #[arg(long)]
     cli_only: bool,
@@ -91,6 +99,8 @@ struct Run {
 }
 
 struct ToolResult {
+    label: String,
+    variant: Vec<String>,
     runs: Vec<Run>,
     error: Option<String>,
     command: String,
@@ -229,7 +239,7 @@ fn generated_input(work: &Path, bytes: u64, seed: u64, quiet: bool) -> Result<Pa
     Ok(dir)
 }
 
-fn bri_args(a: &Args, input: &Path, out: &Path, level: i32) -> Vec<String> {
+fn bri_args(a: &Args, input: &Path, out: &Path, level: i32, variant: &[String]) -> Vec<String> {
     let mut v = vec![
         "archive".to_string(),
         "create-files".to_string(),
@@ -249,6 +259,7 @@ fn bri_args(a: &Args, input: &Path, out: &Path, level: i32) -> Vec<String> {
         v.push(f.to_string());
     }
     v.extend(a.bri_extra.iter().cloned());
+    v.extend(variant.iter().cloned());
     v
 }
 
@@ -277,13 +288,20 @@ fn tar_args(input: &Path) -> Vec<String> {
     ]
 }
 
-fn run_bri(a: &Args, input: &Path, out: &Path, level: i32, tmp: &Path) -> Result<Run, String> {
+fn run_bri(
+    a: &Args,
+    input: &Path,
+    out: &Path,
+    level: i32,
+    variant: &[String],
+    tmp: &Path,
+) -> Result<Run, String> {
     let _ = fs::remove_file(out);
     let rss = tmp.join("bri.rss");
     let err = tmp.join("bri.stderr");
     let _ = fs::remove_file(&rss);
     let t = Instant::now();
-    let status = wrapped(&a.bri, &bri_args(a, input, out, level), &rss)
+    let status = wrapped(&a.bri, &bri_args(a, input, out, level, variant), &rss)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(fs::File::create(&err).map_err(|e| e.to_string())?)
@@ -480,16 +498,40 @@ fn main() -> ExitCode {
         let load_before = loadavg();
         let bri_out = a.work.join(format!("{}.bri.zst", sc.name));
         let cli_out = a.work.join(format!("{}.tar.zst", sc.name));
-        let mut bri = ToolResult {
-            runs: vec![],
-            error: None,
-            command: format!(
-                "{} {}",
-                a.bri.display(),
-                bri_args(&a, &input, &bri_out, sc.level).join(" ")
-            ),
-        };
+        let mut variants: Vec<(String, Vec<String>)> = vec![("bri create-files".into(), vec![])];
+        if a.no_parity_variant {
+            variants.push((
+                "bri create-files --redundancy 0".into(),
+                vec!["--redundancy".into(), "0".into()],
+            ));
+        }
+        if a.no_verify_variant {
+            variants.push((
+                "bri create-files --no-verify".into(),
+                vec!["--no-verify".into()],
+            ));
+        }
+        let mut bris: Vec<ToolResult> = variants
+            .into_iter()
+            .map(|(label, variant)| ToolResult {
+                command: format!(
+                    "{} {}",
+                    a.bri.display(),
+                    bri_args(&a, &input, &bri_out, sc.level, &variant).join(" ")
+                ),
+                label,
+                variant,
+                runs: vec![],
+                error: if a.cli_only {
+                    Some("skipped (--cli-only)".into())
+                } else {
+                    None
+                },
+            })
+            .collect();
         let mut cli = ToolResult {
+            label: format!("tar \\| zstd -T0 -{}", sc.level),
+            variant: vec![],
             runs: vec![],
             error: None,
             command: format!(
@@ -499,75 +541,63 @@ fn main() -> ExitCode {
                 zstd_args(&cli_out, sc.level).join(" ")
             ),
         };
-        if a.cli_only {
-            bri.error = Some("skipped (--cli-only)".into());
-        }
+        let mut bri_valid: Option<bool> = None;
         for rep in 0..sc.reps {
             // Alternate the order so that neither tool always runs on a cooler machine.
-            let order: [bool; 2] = if rep % 2 == 0 {
-                [true, false]
-            } else {
-                [false, true]
-            };
-            for is_bri in order {
-                if is_bri {
-                    if bri.error.is_some() {
-                        continue;
-                    }
-                    match run_bri(&a, &input, &bri_out, sc.level, &tmp) {
-                        Ok(r) => bri.runs.push(r),
-                        Err(e) => bri.error = Some(e),
-                    }
-                } else {
-                    if cli.error.is_some() {
-                        continue;
-                    }
-                    match run_cli(&a, &input, &cli_out, sc.level, &tmp) {
-                        Ok(r) => cli.runs.push(r),
-                        Err(e) => cli.error = Some(e),
-                    }
+            let cli_first = rep % 2 == 1;
+            if cli_first && cli.error.is_none() {
+                match run_cli(&a, &input, &cli_out, sc.level, &tmp) {
+                    Ok(r) => cli.runs.push(r),
+                    Err(e) => cli.error = Some(e),
                 }
             }
-        }
-        // The bri output must at least be valid zstd (untimed).
-        let mut bri_valid: Option<bool> = None;
-        if !bri.runs.is_empty() {
-            let ok = Command::new(&a.zstd)
-                .args(["-t", "-q"])
-                .arg(&bri_out)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false);
-            bri_valid = Some(ok);
-            if !ok {
-                bri.error = Some(format!("{} does not pass `zstd -t`", bri_out.display()));
+            for b in bris.iter_mut() {
+                if b.error.is_some() {
+                    continue;
+                }
+                match run_bri(&a, &input, &bri_out, sc.level, &b.variant, &tmp) {
+                    Ok(r) => {
+                        b.runs.push(r);
+                        // The bri output must at least be valid zstd (untimed, once).
+                        if bri_valid.is_none() {
+                            let ok = Command::new(&a.zstd)
+                                .args(["-t", "-q"])
+                                .arg(&bri_out)
+                                .stdout(Stdio::null())
+                                .stderr(Stdio::null())
+                                .status()
+                                .map(|s| s.success())
+                                .unwrap_or(false);
+                            bri_valid = Some(ok);
+                            if !ok {
+                                b.error =
+                                    Some(format!("{} does not pass `zstd -t`", bri_out.display()));
+                            }
+                        }
+                    }
+                    Err(e) => b.error = Some(e),
+                }
+            }
+            if !cli_first && cli.error.is_none() {
+                match run_cli(&a, &input, &cli_out, sc.level, &tmp) {
+                    Ok(r) => cli.runs.push(r),
+                    Err(e) => cli.error = Some(e),
+                }
             }
         }
         let _ = fs::remove_file(&bri_out);
         let _ = fs::remove_file(&cli_out);
 
         let load_after = loadavg();
-        let bri_mbps = mbps(in_bytes, bri.median_seconds());
         let cli_mbps = mbps(in_bytes, cli.median_seconds());
-        let size_vs_cli = match (bri.compressed(), cli.compressed()) {
-            (Some(b), Some(c)) => Some(b as f64 / c as f64 - 1.0),
-            _ => None,
-        };
-        let thr_vs_cli = match (bri_mbps, cli_mbps) {
-            (Some(b), Some(c)) => Some(b / c),
-            _ => None,
-        };
-        let mem_ok = match (sc.rss_limit_mib, bri.peak_rss_kib()) {
-            (Some(lim), Some(kib)) => Some(kib < lim * 1024),
-            _ => None,
-        };
-        if mem_ok == Some(false) || bri.error.is_some() || cli.error.is_some() {
-            failed = true;
-        }
-        let tool_json = |t: &ToolResult, mb: Option<f64>| {
+        let f = |x: Option<f64>, d: usize| x.map_or("-".to_string(), |v| format!("{v:.d$}"));
+        let rss =
+            |k: Option<u64>| k.map_or("-".to_string(), |k| format!("{:.1}", k as f64 / 1024.0));
+        let mib = in_bytes as f64 / MIB as f64;
+        let tool_json = |t: &ToolResult| {
+            let mb = mbps(in_bytes, t.median_seconds());
             json!({
+                "label": t.label.replace("\\|", "|"),
                 "command": t.command,
                 "error": t.error,
                 "mbPerSec": mb,
@@ -584,6 +614,60 @@ fn main() -> ExitCode {
                 "tarPeakRssKiB": t.peak_tar_rss_kib(),
             })
         };
+        let mut bri_json = Vec::new();
+        for (i, b) in bris.iter().enumerate() {
+            let b_mbps = mbps(in_bytes, b.median_seconds());
+            let size_vs_cli = match (b.compressed(), cli.compressed()) {
+                (Some(x), Some(c)) => Some(x as f64 / c as f64 - 1.0),
+                _ => None,
+            };
+            let thr_vs_cli = match (b_mbps, cli_mbps) {
+                (Some(x), Some(c)) => Some(x / c),
+                _ => None,
+            };
+            let cpu_vs_cli = match (b.median_cpu(), cli.median_cpu()) {
+                (Some(x), Some(c)) => Some(x / c),
+                _ => None,
+            };
+            // The memory limit applies to the default command (the first variant).
+            let mem_ok = match (sc.rss_limit_mib, b.peak_rss_kib()) {
+                (Some(lim), Some(kib)) if i == 0 => Some(kib < lim * 1024),
+                _ => None,
+            };
+            if mem_ok == Some(false) || b.error.is_some() {
+                failed = true;
+            }
+            let mut j = tool_json(b);
+            j["sizeVsCli"] = json!(size_vs_cli);
+            j["throughputVsCli"] = json!(thr_vs_cli);
+            j["cpuVsCli"] = json!(cpu_vs_cli);
+            j["peakRssUnderLimit"] = json!(mem_ok);
+            bri_json.push(j);
+            table.push(format!(
+                "| {} ({:.0} MiB, -{}) | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}{} |",
+                sc.name,
+                mib,
+                sc.level,
+                b.label,
+                f(b_mbps, 1),
+                f(mbps(in_bytes, b.best_seconds()), 1),
+                f(b.compressed().map(|c| in_bytes as f64 / c as f64), 3),
+                b.compressed().map_or("-".into(), |c| c.to_string()),
+                size_vs_cli.map_or("-".into(), |x| format!("{:+.2}%", x * 100.0)),
+                f(thr_vs_cli, 2) + "x",
+                f(b.median_cpu(), 2),
+                f(cpu_vs_cli, 2) + "x",
+                rss(b.peak_rss_kib()),
+                match mem_ok {
+                    Some(true) => format!(" (< {} MiB: ok)", sc.rss_limit_mib.unwrap()),
+                    Some(false) => format!(" (>= {} MiB: FAIL)", sc.rss_limit_mib.unwrap()),
+                    None => String::new(),
+                }
+            ));
+        }
+        if cli.error.is_some() {
+            failed = true;
+        }
         results.push(json!({
             "scenario": sc.name,
             "input": input,
@@ -591,48 +675,18 @@ fn main() -> ExitCode {
             "files": files,
             "level": sc.level,
             "repetitions": sc.reps,
-            "bri": tool_json(&bri, bri_mbps),
-            "zstdCli": tool_json(&cli, cli_mbps),
+            "bri": bri_json,
+            "zstdCli": tool_json(&cli),
             "briOutputPassesZstdTest": bri_valid,
-            "sizeVsCli": size_vs_cli,
-            "throughputVsCli": thr_vs_cli,
             "rssLimitMiB": sc.rss_limit_mib,
             "loadAverage1m": {"before": load_before, "after": load_after},
-            "briPeakRssUnderLimit": mem_ok,
         }));
-        let f = |x: Option<f64>, d: usize| x.map_or("-".to_string(), |v| format!("{v:.d$}"));
-        let rss =
-            |k: Option<u64>| k.map_or("-".to_string(), |k| format!("{:.1}", k as f64 / 1024.0));
-        let mib = in_bytes as f64 / MIB as f64;
         table.push(format!(
-            "| {} ({:.0} MiB, -{}) | bri create-files | {} | {} | {} | {} | {} | {} | {} | {} | {}{} |",
+            "| {} ({:.0} MiB, -{}) | {} | {} | {} | {} | {} | 0% | 1x | {} | 1x | {} (tar {}) |",
             sc.name,
             mib,
             sc.level,
-            f(bri_mbps, 1),
-            f(mbps(in_bytes, bri.best_seconds()), 1),
-            f(bri.compressed().map(|c| in_bytes as f64 / c as f64), 3),
-            bri.compressed().map_or("-".into(), |c| c.to_string()),
-            size_vs_cli.map_or("-".into(), |x| format!("{:+.2}%", x * 100.0)),
-            f(thr_vs_cli, 2) + "x",
-            f(bri.median_cpu(), 2),
-            match (bri.median_cpu(), cli.median_cpu()) {
-                (Some(b), Some(c)) => format!("{:.2}x", b / c),
-                _ => "-".into(),
-            },
-            rss(bri.peak_rss_kib()),
-            match mem_ok {
-                Some(true) => format!(" (< {} MiB: ok)", sc.rss_limit_mib.unwrap()),
-                Some(false) => format!(" (>= {} MiB: FAIL)", sc.rss_limit_mib.unwrap()),
-                None => String::new(),
-            }
-        ));
-        table.push(format!(
-            "| {} ({:.0} MiB, -{}) | tar \\| zstd -T0 -{} | {} | {} | {} | {} | 0% | 1x | {} | 1x | {} (tar {}) |",
-            sc.name,
-            mib,
-            sc.level,
-            sc.level,
+            cli.label,
             f(cli_mbps, 1),
             f(mbps(in_bytes, cli.best_seconds()), 1),
             f(cli.compressed().map(|c| in_bytes as f64 / c as f64), 3),
@@ -647,9 +701,9 @@ fn main() -> ExitCode {
             f(load_before, 2),
             f(load_after, 2)
         ));
-        for (n, t) in [("bri", &bri), ("zstd CLI", &cli)] {
+        for t in bris.iter().chain(std::iter::once(&cli)) {
             if let Some(e) = &t.error {
-                notes.push(format!("- {}: {n}: {e}", sc.name));
+                notes.push(format!("- {}: {}: {e}", sc.name, t.label));
             }
         }
     }
@@ -677,7 +731,7 @@ fn main() -> ExitCode {
         );
         println!();
         println!(
-            "| scenario | tool | MB/s (median) | MB/s (best) | ratio | compressed bytes | size vs CLI | throughput vs CLI (median) | CPU s (median) | CPU vs CLI | peak RSS MiB |"
+            "| scenario | tool | MB/s (median) | MB/s (best) | ratio | archive bytes | size vs CLI | throughput vs CLI (median) | CPU s (median) | CPU vs CLI | peak RSS MiB |"
         );
         println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for l in &table {
