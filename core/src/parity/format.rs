@@ -318,21 +318,21 @@ mod tests {
         let h = ParityHeader {
             k: 10,
             m: 3,
-            ms: 2,
+            ms: 3,
             shard_size: 512,
             ks: 4,
             stripe: 7,
         };
         let b = h.encode();
         assert_eq!(ParityHeader::decode(&b), Some(h));
-        assert_eq!(u32_at(&b, 4) as usize, 32 + 2 * 512);
+        assert_eq!(u32_at(&b, 4) as usize, 32 + 3 * 512);
         for i in 0..b.len() {
             let mut d = b;
             d[i] ^= 0x10;
             assert_eq!(ParityHeader::decode(&d), None, "byte {i}");
         }
         // A consistent hash over inconsistent fields is refused too.
-        let bad = ParityHeader { ms: 3, ..h }.encode();
+        let bad = ParityHeader { ms: 2, ..h }.encode();
         assert_eq!(ParityHeader::decode(&bad), None);
     }
 
@@ -348,7 +348,7 @@ mod tests {
     #[test]
     fn index_round_trip_and_end_marker() {
         let l = ParityLayout::new(4, 2, 64).unwrap();
-        let d = 64 * 9 + 3; // 10 shards: stripes of 4, 4, 2 -> parity 2, 2, 1
+        let d = 64 * 9 + 3; // 10 shards: stripes of 4, 4, 2 -> parity 2, 2, 2
         let frames = [
             SeekEntry {
                 compressed: 300,
@@ -361,12 +361,12 @@ mod tests {
                 checksum: 2,
             },
         ];
-        let hashes: Vec<u64> = (0..15).collect();
+        let hashes: Vec<u64> = (0..16).collect();
         let f = encode_index(&l, d, &frames, &hashes);
         let fl = f.len() as u64;
         let h = IndexHeader::decode(&f[8..64], fl, 1 << 20).unwrap();
         assert_eq!(h.frame_len(), fl);
-        assert_eq!((h.data_len, h.layout, h.body_len), (d, l, 24 + 120));
+        assert_eq!((h.data_len, h.layout, h.body_len), (d, l, 24 + 128));
         assert_eq!(h.blocks(), 1);
         // The replica before the end marker is the same header.
         assert_eq!(&f[h.replica_range()], &f[8..64]);
@@ -377,7 +377,7 @@ mod tests {
         assert_eq!(fr, frames);
         assert_eq!(hs, hashes);
         // Wrong hash count for the layout is refused.
-        let f2 = encode_index(&l, d, &frames, &hashes[..14]);
+        let f2 = encode_index(&l, d, &frames, &hashes[..15]);
         assert!(IndexHeader::decode(&f2[8..64], f2.len() as u64, 1 << 20).is_err());
         // Every header byte is covered, and the frame length must agree.
         for i in 8..64 {
@@ -392,7 +392,7 @@ mod tests {
         // A data length larger than the file is refused.
         assert!(IndexHeader::decode(&f[8..64], fl, d - 1).is_err());
         // Many blocks: each followed by its hash.
-        let hashes: Vec<u64> = (0..15u64)
+        let hashes: Vec<u64> = (0..16u64)
             .map(|x| x.wrapping_mul(0x9E37_79B9_7F4A_7C15))
             .collect();
         let many: Vec<SeekEntry> = (0..100)
@@ -404,7 +404,7 @@ mod tests {
             .collect();
         let f = encode_index(&l, d, &many, &hashes);
         let h = IndexHeader::decode(&f[8..64], f.len() as u64, 1 << 20).unwrap();
-        assert_eq!(h.blocks(), (1200 + 120usize).div_ceil(256));
+        assert_eq!(h.blocks(), (1200 + 128usize).div_ceil(256));
         let mut body = Vec::new();
         for b in 0..h.blocks() {
             let r = h.block_range(b);

@@ -13,6 +13,8 @@ pub const MAX_SHARD_SIZE: u32 = 16 << 20;
 const CHOSEN_MIN_SHARD: u64 = 512;
 /// Largest shard size chosen automatically (a full stripe of 220 shards is then 55 MiB).
 const CHOSEN_MAX_SHARD: u64 = 256 << 10;
+/// Burst every stripe should survive when `m` allows (a disk sector of 4 KiB).
+const BURST_FLOOR: usize = 4096;
 /// Data shards per stripe chosen automatically (reduced when `k + m` would exceed 256).
 const CHOSEN_K: u32 = 200;
 
@@ -120,9 +122,15 @@ impl ParityLayout {
         (ks, self.parity_for(ks))
     }
 
-    /// Parity shards stored for a stripe of `ks` data shards: `ceil(ks * m / k)`.
+    /// Parity shards stored for a stripe of `ks` data shards:
+    /// `min(m, max(ceil(ks * m / k), ceil(4096 / S) + 1))`. Full stripes store `m`; a short
+    /// last stripe stores its share, but (when `m` allows) never fewer than a 4 KiB burst can
+    /// damage, so small archives survive a lost disk sector.
     pub fn parity_for(&self, ks: usize) -> usize {
-        (ks * usize::from(self.m)).div_ceil(usize::from(self.k))
+        let m = usize::from(self.m);
+        let share = (ks * m).div_ceil(usize::from(self.k));
+        let burst = BURST_FLOOR.div_ceil(self.shard_size as usize) + 1;
+        share.max(burst).min(m)
     }
 
     /// Size of a parity frame holding `ms` parity shards.
@@ -203,8 +211,17 @@ mod tests {
         assert_eq!(l.data_shards(d), 24);
         assert_eq!(l.stripes(d), 3);
         assert_eq!(l.stripe_shards(d, 0), (10, 3));
-        assert_eq!(l.stripe_shards(d, 2), (4, 2));
-        assert_eq!(l.parity_region_len(d), 2 * (40 + 300) + (40 + 200));
-        assert_eq!(l.parity_for(1), 1);
+        // Short last stripe: its share would be 2, but a 4 KiB burst reaches 42 shards of
+        // 100 bytes, so it keeps all m = 3.
+        assert_eq!(l.stripe_shards(d, 2), (4, 3));
+        assert_eq!(l.parity_region_len(d), 3 * (40 + 300));
+        let big = ParityLayout::new(10, 4, 4096).unwrap();
+        assert_eq!(big.parity_for(1), 2);
+        assert_eq!(big.parity_for(5), 2);
+        assert_eq!(big.parity_for(6), 3);
+        assert_eq!(big.parity_for(10), 4);
+        let dflt = ParityLayout::new(200, 20, 512).unwrap();
+        assert_eq!(dflt.parity_for(10), 9);
+        assert_eq!(dflt.parity_for(100), 10);
     }
 }

@@ -487,10 +487,9 @@ fn campaign_zeroed_4k_blocks() {
     assert!(ok > 300 && bad > 30, "{ok} {bad}");
 }
 
-/// With the default layout (10%), a zeroed 4 KiB block anywhere and scattered bit flips are
-/// always repaired (for archives whose parity is well above 4 KiB: at 10%, from about 50 KB;
-/// below, a 4 KiB burst is more than the whole parity). Two blocks are checked against the
-/// ground truth in `campaign_zeroed_4k_blocks` (they can hit both index copies).
+/// With the default layout (10%), a zeroed 4 KiB block anywhere (archives of any size) and
+/// scattered bit flips are always repaired. Two blocks are checked against the ground truth
+/// in `campaign_zeroed_4k_blocks` (they can hit both index copies).
 #[test]
 fn campaign_default_layout_always_repairs_sectors_and_flips() {
     let zero = |rng: &mut StdRng, b: &Built| {
@@ -505,6 +504,10 @@ fn campaign_default_layout_always_repairs_sectors_and_flips() {
         d
     };
     let (_, bad) = campaign_sized(600, 400, 1.0, 120_000..600_000, zero);
+    assert_eq!(bad, 0);
+    // Small archives too: the last stripe keeps enough parity for a 4 KiB burst, and the
+    // parity frame keeps the two index copies more than 4 KiB apart.
+    let (_, bad) = campaign_sized(650, 600, 1.0, 1..120_000, zero);
     assert_eq!(bad, 0);
     let flip = |rng: &mut StdRng, b: &Built| {
         let mut d = b.file.clone();
@@ -1006,11 +1009,7 @@ fn documented_offsets_match_the_bytes() {
     let (k, m, s) = (7usize, 3usize, 128usize);
     let n_shards = d.div_ceil(s);
     let stripes = n_shards.div_ceil(k);
-    assert_eq!(
-        lb,
-        12 * f_n
-            + 8 * (n_shards + (stripes - 1) * m + ((n_shards - (stripes - 1) * k) * m).div_ceil(k))
-    );
+    assert_eq!(lb, 12 * f_n + 8 * (n_shards + stripes * m));
     let frames_total: u64 = (0..f_n).map(|i| u32_(body, 12 * i)).sum();
     assert_eq!(frames_total, d as u64);
     let hashes = &body[12 * f_n..];
@@ -1019,7 +1018,9 @@ fn documented_offsets_match_the_bytes() {
     let mut at = p0;
     for st in 0..stripes {
         let ks = k.min(n_shards - st * k);
-        let ms = (ks * m).div_ceil(k);
+        // min(m, max(ceil(ks*m/k), ceil(4096/S) + 1)), S = 128: the floor is 33 > m.
+        let ms = (ks * m).div_ceil(k).max(4096usize.div_ceil(s) + 1).min(m);
+        assert_eq!(ms, m);
         assert_eq!(at, p0 + st * (40 + m * s));
         let pf = &f[at..];
         assert_eq!(u32_(pf, 0), 0x184D2A5B);
