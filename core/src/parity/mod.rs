@@ -13,7 +13,8 @@
 //! * The data region is cut into shards of `shard_size` bytes (the last one zero-padded);
 //!   `k` consecutive shards form a stripe, protected by `m` Reed-Solomon parity shards over
 //!   GF(2^8). The last stripe may hold `k_s < k` data shards; it then stores only
-//!   `m_s = ceil(k_s * m / k)` parity shards (the missing data shards count as zeros).
+//!   `m_s = min(m, max(ceil(k_s * m / k), ceil(4096 / S) + 1))` parity shards (the missing
+//!   data shards count as zeros; the floor keeps a 4 KiB burst repairable).
 //! * The index (layout, data length, every shard's XXH64, and the seek-table entries of the
 //!   data frames) is stored twice, its header twice in each copy, and every 256-byte body
 //!   block with its own hash, so two damaged copies are merged.
