@@ -41,7 +41,9 @@ fn create_files(a: CreateFilesArgs, out: &Output) -> CmdResult {
     let bar = out.bytes_bar(total, "archiving");
     let opts = CreateOptions {
         level: a.level,
-        frame_size: a.frame_size,
+        frame_size: a
+            .frame_size
+            .unwrap_or_else(|| bri_core::writer::default_frame_size(a.level)),
         threads,
         name: a.name,
         overwrite: a.force,

@@ -68,9 +68,10 @@ pub struct CreateFilesArgs {
     /// zstd level, 1 to 22.
     #[arg(short, long, default_value_t = 3)]
     pub level: i32,
-    /// Uncompressed bytes per zstd frame (large members are split), e.g. 4194304.
-    #[arg(long, default_value_t = bri_core::writer::DEFAULT_FRAME_SIZE)]
-    pub frame_size: usize,
+    /// Uncompressed bytes per zstd frame (large members are split). Default: twice the
+    /// level's match window, 4 MiB up to level 7, 8 MiB to 16, 16 MiB to 19, 32 MiB above.
+    #[arg(long)]
+    pub frame_size: Option<usize>,
     /// Compression threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,

@@ -39,6 +39,25 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Default uncompressed bytes per frame.
 pub const DEFAULT_FRAME_SIZE: usize = 4 << 20;
+/// The frame size bri uses for a zstd level when none is given: twice the level's match
+/// window (so that cutting the stream into independent frames loses few matches), at least
+/// [`DEFAULT_FRAME_SIZE`] and at most 32 MiB. Window sizes are libzstd's for inputs over
+/// 256 KiB: 512 KiB at level 1, 2 MiB at 3..=7, 4 MiB at 8..=16, 8 MiB at 17..=19, and 32 to
+/// 128 MiB at 20..=22.
+pub fn default_frame_size(level: i32) -> usize {
+    let window_log: u32 = match level {
+        ..=1 => 19,
+        2 => 20,
+        3..=7 => 21,
+        8..=16 => 22,
+        17..=19 => 23,
+        20 => 25,
+        21 => 26,
+        _ => 27,
+    };
+    (2usize << window_log).clamp(DEFAULT_FRAME_SIZE, 32 << 20)
+}
+
 /// Smallest frame size accepted.
 pub const MIN_FRAME_SIZE: usize = 64 << 10;
 /// Largest frame size accepted.
@@ -68,7 +87,7 @@ pub struct WriterOptions {
 }
 
 impl WriterOptions {
-    /// Defaults for a file-set archive: level 3, 4 MiB frames, native codec name.
+    /// Defaults for a file-set archive: level 3, 4 MiB frames, 10% parity, native codec name.
     pub fn files(archive_id: &str, created_at_ms: i64) -> Self {
         WriterOptions {
             archive_id: archive_id.to_string(),
@@ -159,10 +178,23 @@ impl FrameJob {
         Ok(CompressedFrame {
             seq: self.seq,
             decompressed: self.data.len() as u32,
-            checksum: seek::frame_checksum(&self.data),
+            checksum: frame_trailer_checksum(&bytes)
+                .unwrap_or_else(|| seek::frame_checksum(&self.data)),
             bytes,
         })
     }
+}
+
+/// The content checksum a zstd frame carries in its last 4 bytes (the low 32 bits of XXH64,
+/// the same value the seek table records), when its header says it has one. Saves hashing
+/// every frame twice.
+fn frame_trailer_checksum(frame: &[u8]) -> Option<u32> {
+    // Frame header: magic (4), descriptor (1); bit 2 of the descriptor = checksum flag.
+    if frame.len() < 9 || frame[..4] != seek::ZSTD_MAGIC.to_le_bytes() || frame[4] & 0x04 == 0 {
+        return None;
+    }
+    let t = &frame[frame.len() - 4..];
+    Some(u32::from_le_bytes([t[0], t[1], t[2], t[3]]))
 }
 
 struct Current {
@@ -681,4 +713,37 @@ pub fn archive_to_vec(
         .into_file()
         .ok_or_else(|| Error::invalid("archive not finished"))?;
     Ok((file, manifest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_size_follows_the_level_window() {
+        assert_eq!(default_frame_size(1), DEFAULT_FRAME_SIZE);
+        assert_eq!(default_frame_size(3), DEFAULT_FRAME_SIZE);
+        assert_eq!(default_frame_size(9), 8 << 20);
+        assert_eq!(default_frame_size(19), 16 << 20);
+        assert_eq!(default_frame_size(22), 32 << 20);
+    }
+
+    #[test]
+    fn trailer_checksum_equals_the_computed_one() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 97) as u8).collect();
+        for codec in [
+            &crate::codec::PureZstd as &dyn Codec,
+            crate::codec::default_codec(),
+        ] {
+            let f = FrameJob {
+                seq: 0,
+                level: 3,
+                data: data.clone(),
+            }
+            .run(codec)
+            .unwrap();
+            assert_eq!(f.checksum, seek::frame_checksum(&data), "{}", codec.name());
+        }
+        assert_eq!(frame_trailer_checksum(b"short"), None);
+    }
 }
