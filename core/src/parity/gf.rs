@@ -141,38 +141,68 @@ pub(crate) fn reconstruct(
     if usable.len() < e || ks > k || rows.len() < parity.len() * k {
         return false;
     }
+    let len = data.first().map_or(0, |d| d.len());
     if e > 0 {
-        let len = data[missing[0]].len();
-        let mut syn: Vec<Vec<u8>> = Vec::with_capacity(e);
-        for &j in &usable {
-            let mut sj = parity[j].clone();
-            for i in (0..ks).filter(|i| data_ok[*i]) {
-                mul_add(rows[j * k + i], &data[i], &mut sj);
-            }
-            syn.push(sj);
-        }
+        // Syndromes: s_j = p_j + sum over intact data shards of R[j][i] d_i.
+        let present: Vec<usize> = (0..ks).filter(|&i| data_ok[i]).collect();
+        let mut syn: Vec<Vec<u8>> = usable.iter().map(|&j| parity[j].clone()).collect();
+        let coefs: Vec<u8> = usable
+            .iter()
+            .flat_map(|&j| present.iter().map(move |&i| rows[j * k + i]))
+            .collect();
+        let inputs: Vec<&[u8]> = present.iter().map(|&i| &data[i][..]).collect();
+        combine(&mut syn, &coefs, &inputs);
         let b: Vec<u8> = (0..e * e)
             .map(|x| rows[usable[x / e] * k + missing[x % e]])
             .collect();
         let Some(b_inv) = invert(b, e) else {
             return false;
         };
-        for (bi, &i) in missing.iter().enumerate() {
-            let mut di = vec![0u8; len];
-            for (a, sa) in syn.iter().enumerate() {
-                mul_add(b_inv[bi * e + a], sa, &mut di);
-            }
-            data[i] = di;
+        let mut solved = vec![vec![0u8; len]; e];
+        let inputs: Vec<&[u8]> = syn.iter().map(|v| &v[..]).collect();
+        combine(&mut solved, &b_inv, &inputs);
+        for (&i, d) in missing.iter().zip(solved) {
+            data[i] = d;
         }
     }
-    for j in (0..parity.len()).filter(|j| !parity_ok[*j]) {
-        let mut pj = vec![0u8; parity[j].len()];
-        for (i, d) in data.iter().enumerate() {
-            mul_add(rows[j * k + i], d, &mut pj);
+    let lost: Vec<usize> = (0..parity.len()).filter(|j| !parity_ok[*j]).collect();
+    if !lost.is_empty() {
+        let mut fresh = vec![vec![0u8; len]; lost.len()];
+        let coefs: Vec<u8> = lost
+            .iter()
+            .flat_map(|&j| (0..ks).map(move |i| rows[j * k + i]))
+            .collect();
+        let inputs: Vec<&[u8]> = data.iter().map(|d| &d[..]).collect();
+        combine(&mut fresh, &coefs, &inputs);
+        for (&j, p) in lost.iter().zip(fresh) {
+            parity[j] = p;
         }
-        parity[j] = pj;
     }
     true
+}
+
+/// `outs[o] ^= sum_x coefs[o * n + x] * inputs[x]` (`n = inputs.len()`, all slices of one
+/// length), in cache-sized blocks and groups of inputs, as the encoder does.
+fn combine(outs: &mut [Vec<u8>], coefs: &[u8], inputs: &[&[u8]]) {
+    const GROUP: usize = 4;
+    const BLOCK: usize = 32 << 10;
+    let n = inputs.len();
+    let len = outs.first().map_or(0, |o| o.len());
+    let tabs: Vec<MulTable> = coefs.iter().map(|&c| MulTable::new(c)).collect();
+    let mut at = 0;
+    while at < len {
+        let end = (at + BLOCK).min(len);
+        let mut g = 0;
+        while g < n {
+            let ge = (g + GROUP).min(n);
+            let ins: Vec<&[u8]> = inputs[g..ge].iter().map(|i| &i[at..end]).collect();
+            for (o, out) in outs.iter_mut().enumerate() {
+                mul_add_many(&tabs[o * n + g..o * n + ge], &ins, &mut out[at..end]);
+            }
+            g = ge;
+        }
+        at = end;
+    }
 }
 
 /// [`parity_rows`] for `(k, m)`, computed once per process and shared.
@@ -193,20 +223,9 @@ pub(crate) fn shared_parity_rows(k: usize, m: usize) -> std::sync::Arc<Vec<u8>> 
 }
 
 /// `out[i] ^= c * input[i]` for every `i` (equal lengths).
+#[cfg(test)]
 pub(crate) fn mul_add(c: u8, input: &[u8], out: &mut [u8]) {
-    debug_assert_eq!(input.len(), out.len());
-    if c == 0 {
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is available (checked just above).
-            let done = unsafe { x86::mul_add_avx2(c, input, out) };
-            return mul_add_scalar(c, &input[done..], &mut out[done..]);
-        }
-    }
-    mul_add_scalar(c, input, out)
+    mul_add_many(&[MulTable::new(c)], &[input], out)
 }
 
 /// Multiplication by one constant, as two 16-entry nibble tables (each repeated twice for
@@ -270,42 +289,6 @@ pub(crate) fn mul_add_scalar(c: u8, input: &[u8], out: &mut [u8]) {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
-
-    /// Multiply-accumulate whole 32-byte blocks; returns the bytes processed.
-    ///
-    /// # Safety
-    /// The CPU must support AVX2.
-    #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn mul_add_avx2(c: u8, input: &[u8], out: &mut [u8]) -> usize {
-        let mut lo = [0u8; 32];
-        let mut hi = [0u8; 32];
-        for x in 0..16u8 {
-            lo[x as usize] = super::mul(c, x);
-            lo[x as usize + 16] = lo[x as usize];
-            hi[x as usize] = super::mul(c, x << 4);
-            hi[x as usize + 16] = hi[x as usize];
-        }
-        let n = input.len().min(out.len()) / 32 * 32;
-        // SAFETY (whole block): every load and store below reads `input[i..i + 32]` and
-        // reads/writes `out[i..i + 32]` with `i + 32 <= n <= len`; unaligned accesses are used.
-        unsafe {
-            let lo_t = _mm256_loadu_si256(lo.as_ptr() as *const __m256i);
-            let hi_t = _mm256_loadu_si256(hi.as_ptr() as *const __m256i);
-            let mask = _mm256_set1_epi8(0x0F);
-            let mut i = 0;
-            while i < n {
-                let v = _mm256_loadu_si256(input.as_ptr().add(i) as *const __m256i);
-                let l = _mm256_and_si256(v, mask);
-                let h = _mm256_and_si256(_mm256_srli_epi64::<4>(v), mask);
-                let p =
-                    _mm256_xor_si256(_mm256_shuffle_epi8(lo_t, l), _mm256_shuffle_epi8(hi_t, h));
-                let o = out.as_mut_ptr().add(i) as *mut __m256i;
-                _mm256_storeu_si256(o, _mm256_xor_si256(_mm256_loadu_si256(o), p));
-                i += 32;
-            }
-        }
-        n
-    }
 
     /// Multi-input multiply-accumulate over whole 32-byte blocks; returns the bytes done.
     ///
