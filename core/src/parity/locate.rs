@@ -88,7 +88,7 @@ pub struct IndexLocator {
     /// Anchors starting at or after this offset have been examined.
     scanned_from: u64,
     queue: VecDeque<Cand>,
-    tried_frames: BTreeSet<u64>,
+    tried_frames: BTreeSet<(u64, u64)>,
     tried_ends: BTreeSet<u64>,
     pending: Option<Pending>,
     found: Option<Found>,
@@ -158,7 +158,7 @@ impl IndexLocator {
             if let Some(c) = self.queue.pop_front() {
                 match c {
                     Cand::Frame(r) => {
-                        if r.start < self.file_len && self.tried_frames.insert(r.start) {
+                        if r.start < self.file_len && self.tried_frames.insert((r.start, r.end)) {
                             self.pending = Some(Pending::Frame(r));
                         }
                     }
