@@ -84,6 +84,8 @@ pub struct WriterOptions {
     pub redundancy_percent: u8,
     /// Expected size of the data region (e.g. the input size): tunes the parity shard size.
     pub size_hint: u64,
+    /// Check every frame by decompressing it right after compression ([`FrameJob::run`]).
+    pub round_trip: bool,
 }
 
 impl WriterOptions {
@@ -102,6 +104,7 @@ impl WriterOptions {
             extra: serde_json::Map::new(),
             redundancy_percent: crate::parity::DEFAULT_REDUNDANCY_PERCENT,
             size_hint: 0,
+            round_trip: true,
         }
     }
 }
@@ -160,6 +163,8 @@ pub struct FrameJob {
     pub seq: u32,
     pub level: i32,
     pub data: Vec<u8>,
+    /// Decompress the result and compare it with `data` before handing it back.
+    pub round_trip: bool,
 }
 
 /// A frame compressed by the host, ready to be handed back with [`ArchiveWriter::submit`].
@@ -172,9 +177,20 @@ pub struct CompressedFrame {
 }
 
 impl FrameJob {
-    /// Compress this job (pure CPU; call it on any thread).
+    /// Compress this job (pure CPU; call it on any thread). With `round_trip`, the frame is
+    /// decompressed again and must give back exactly `data`: a codec fault is caught before
+    /// a single byte of the frame is written.
     pub fn run(self, codec: &dyn Codec) -> Result<CompressedFrame> {
         let bytes = codec.compress(&self.data, self.level)?;
+        if self.round_trip {
+            let back = codec.decompress(&bytes, self.data.len())?;
+            if back != self.data {
+                return Err(Error::corrupted(format!(
+                    "frame {}: the compressor's output does not decode to its input; nothing was written",
+                    self.seq
+                )));
+            }
+        }
         Ok(CompressedFrame {
             seq: self.seq,
             decompressed: self.data.len() as u32,
@@ -438,6 +454,7 @@ impl ArchiveWriter {
             seq: self.next_seq,
             level: self.opts.level,
             data,
+            round_trip: self.opts.round_trip,
         });
         self.next_seq += 1;
     }
@@ -545,6 +562,7 @@ impl ArchiveWriter {
             seq: self.next_seq,
             level: o.level,
             data,
+            round_trip: o.round_trip,
         });
         self.next_seq += 1;
         self.manifest = Some(manifest);
@@ -739,6 +757,7 @@ mod tests {
                 seq: 0,
                 level: 3,
                 data: data.clone(),
+                round_trip: true,
             }
             .run(codec)
             .unwrap();
