@@ -44,7 +44,10 @@ enum Cand {
 #[derive(Debug, Clone)]
 enum Pending {
     Scan(Range<u64>),
+    /// The first header of a candidate frame (the range is the whole frame).
     Frame(Range<u64>),
+    /// The header replica of a candidate frame (the range is the whole frame).
+    Replica(Range<u64>),
     End(Range<u64>, ParityLayout),
     Copy(usize, Range<u64>),
     Table(Range<u64>, crate::seek::Footer),
@@ -57,7 +60,18 @@ impl Pending {
                 r.clone()
             }
             // A frame may be cut by a truncation: read what exists, the header may be there.
-            Pending::Frame(r) => r.start..r.end.min(file_len),
+            // Only headers are read for candidates (a few bytes each, however many damaged
+            // or forged anchors the file holds); whole copies only once one is accepted.
+            Pending::Frame(r) => {
+                r.start
+                    ..(r.start + (SKIPPABLE_HEADER_LEN + INDEX_HEADER_LEN) as u64)
+                        .min(r.end)
+                        .min(file_len)
+            }
+            Pending::Replica(r) => {
+                let end = r.end - END_MARKER_LEN as u64;
+                end.saturating_sub(INDEX_HEADER_LEN as u64).max(r.start)..end
+            }
         }
     }
 }
@@ -213,7 +227,16 @@ impl IndexLocator {
         }
         match p {
             Pending::Scan(r) => self.scan(r, bytes),
-            Pending::Frame(r) => self.try_frame(r, bytes),
+            Pending::Frame(r) => {
+                let h = bytes.get(SKIPPABLE_HEADER_LEN..).unwrap_or(&[]);
+                if !self.try_header(&r, h) && r.end <= self.file_len {
+                    // The first header is damaged or cut: try the replica.
+                    self.pending = Some(Pending::Replica(r));
+                }
+            }
+            Pending::Replica(r) => {
+                self.try_header(&r, bytes);
+            }
             Pending::End(r, layout) => self.at_parity_start(r.end, &layout, bytes),
             Pending::Table(_, f) => self.check_table(bytes, f),
             Pending::Copy(c, _) => {
@@ -333,41 +356,31 @@ impl IndexLocator {
         }
     }
 
-    fn try_frame(&mut self, r: Range<u64>, bytes: &[u8]) {
-        // The header is stored twice in each copy: after the skippable-frame header, and
-        // just before the end marker (only readable when the whole frame is in the file).
-        let frame_len = r.end - r.start;
-        let head = bytes
-            .get(SKIPPABLE_HEADER_LEN..SKIPPABLE_HEADER_LEN + INDEX_HEADER_LEN)
-            .and_then(|h| IndexHeader::decode(h, frame_len, self.file_len).ok());
-        let replica = || {
-            let end = (bytes.len() as u64 == frame_len)
-                .then(|| bytes.len().checked_sub(END_MARKER_LEN))
-                .flatten()?;
-            let h = bytes.get(end.checked_sub(INDEX_HEADER_LEN)?..end)?;
-            IndexHeader::decode(h, frame_len, self.file_len).ok()
-        };
-        let Some(header) = head.or_else(replica) else {
-            self.rejected += 1;
-            return;
+    /// Try one header copy `h` of the candidate index frame `r`; true when accepted.
+    fn try_header(&mut self, r: &Range<u64>, h: &[u8]) -> bool {
+        let header = match IndexHeader::decode(h, r.end - r.start, self.file_len) {
+            Ok(h) => h,
+            Err(_) => {
+                self.rejected += 1;
+                return false;
+            }
         };
         let Some(ranges) = copy_ranges(&header) else {
             self.rejected += 1;
-            return;
+            return false;
         };
-        let Some(c) = ranges.iter().position(|x| *x == r) else {
+        if !ranges.contains(r) {
             // A valid index, but not where it would be in this file: a foreign archive.
             self.rejected += 1;
-            return;
-        };
-        let mut copies = [None, None];
-        copies[c] = Some(bytes.to_vec());
+            return false;
+        }
         self.found = Some(Found {
             header,
             ranges,
-            copies,
+            copies: [None, None],
         });
         self.queue.clear();
+        true
     }
 }
 

@@ -1136,3 +1136,30 @@ fn hostile_edits_with_valid_hashes() {
         }
     }
 }
+
+/// Thousands of forged anchors claiming huge index frames cost a few bytes each, not a read
+/// of the frame they claim.
+#[test]
+fn forged_anchors_are_cheap() {
+    let mut f = Vec::new();
+    for i in 0..4_000u64 {
+        // Each marker claims a frame from the start of the file to its own end.
+        f.extend_from_slice(&format::end_marker((i + 1) * 16));
+    }
+    let len = f.len() as u64;
+    let mut loc = IndexLocator::new(len);
+    let mut read = 0u64;
+    let mut requests = 0u64;
+    while let Some(r) = loc.next_request() {
+        read += r.end - r.start;
+        requests += 1;
+        loc.supply(r.start, &f[r.start as usize..r.end as usize])
+            .unwrap();
+    }
+    assert!(loc.finish().is_err());
+    assert!(requests > 4_000, "{requests}");
+    assert!(
+        read < 2 * len + 4_000 * 130,
+        "{read} bytes read for a file of {len}"
+    );
+}
