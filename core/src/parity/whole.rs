@@ -68,6 +68,70 @@ pub struct ParityReport {
 }
 
 impl ParityReport {
+    /// The report of a file without a usable parity index (`reason`: why).
+    pub fn index_lost(file_len: u64, reason: impl Into<String>) -> Self {
+        ParityReport {
+            state: OverallState::IndexLost,
+            file_len,
+            expected_len: None,
+            layout: None,
+            data_len: None,
+            stripes: Vec::new(),
+            index_copies: Vec::new(),
+            seek_table: None,
+            missing_tail: 0,
+            trailing_bytes: 0,
+            lost: Vec::new(),
+            lost_frames: Vec::new(),
+            message: Some(reason.into()),
+        }
+    }
+
+    /// Assemble the verdict from what a host checked stripe by stripe: every stripe's report
+    /// (in order), the state of both index copies and of the seek table (see
+    /// [`CopyState::of`]), and the file's length.
+    pub fn assemble(
+        index: &ParityIndex,
+        file_len: u64,
+        stripes: Vec<StripeReport>,
+        index_copies: Vec<CopyState>,
+        seek_table: CopyState,
+    ) -> Self {
+        let expected_len = index.file_len();
+        let lost = merge_ranges(
+            stripes
+                .iter()
+                .flat_map(|s| s.lost.iter().cloned())
+                .collect(),
+        );
+        let state = if stripes.iter().any(|s| s.state == StripeState::BeyondRepair) {
+            OverallState::BeyondRepair
+        } else if stripes.iter().any(|s| s.state != StripeState::Intact)
+            || index_copies.iter().any(|c| *c != CopyState::Intact)
+            || seek_table != CopyState::Intact
+            || file_len != expected_len
+        {
+            OverallState::Repairable
+        } else {
+            OverallState::Intact
+        };
+        ParityReport {
+            state,
+            file_len,
+            expected_len: Some(expected_len),
+            layout: Some(index.layout()),
+            data_len: Some(index.data_len()),
+            stripes,
+            index_copies,
+            seek_table: Some(seek_table),
+            missing_tail: expected_len.saturating_sub(file_len),
+            trailing_bytes: file_len.saturating_sub(expected_len),
+            lost_frames: index.frames_touching(&lost),
+            lost,
+            message: None,
+        }
+    }
+
     /// Number of stripes that are not intact.
     pub fn damaged_stripes(&self) -> usize {
         self.stripes
@@ -99,15 +163,24 @@ fn padded(file: &[u8], r: Range<u64>) -> Cow<'_, [u8]> {
     Cow::Owned(v)
 }
 
+impl CopyState {
+    /// State of a structure expected at `range` with bytes `expected`, given the bytes
+    /// `present` that the file holds of that range (shorter when the file ends inside it).
+    pub fn of(present: &[u8], range: Range<u64>, file_len: u64, expected: &[u8]) -> CopyState {
+        if range.start >= file_len {
+            CopyState::Missing
+        } else if range.end <= file_len && present == expected {
+            CopyState::Intact
+        } else {
+            CopyState::Damaged
+        }
+    }
+}
+
 fn copy_state(file: &[u8], r: Range<u64>, expected: &[u8]) -> CopyState {
     let len = file.len() as u64;
-    if r.start >= len {
-        CopyState::Missing
-    } else if r.end <= len && &file[r.start as usize..r.end as usize] == expected {
-        CopyState::Intact
-    } else {
-        CopyState::Damaged
-    }
+    let present = &file[(r.start.min(len)) as usize..(r.end.min(len)) as usize];
+    CopyState::of(present, r, len, expected)
 }
 
 /// Check a whole file: every stripe, both index copies, the seek table and the length.
@@ -116,23 +189,7 @@ pub fn verify(file: &[u8]) -> ParityReport {
     let file_len = file.len() as u64;
     let index = match locate(file) {
         Ok(i) => i,
-        Err(e) => {
-            return ParityReport {
-                state: OverallState::IndexLost,
-                file_len,
-                expected_len: None,
-                layout: None,
-                data_len: None,
-                stripes: Vec::new(),
-                index_copies: Vec::new(),
-                seek_table: None,
-                missing_tail: 0,
-                trailing_bytes: 0,
-                lost: Vec::new(),
-                lost_frames: Vec::new(),
-                message: Some(e.to_string()),
-            }
-        }
+        Err(e) => return ParityReport::index_lost(file_len, e.to_string()),
     };
     verify_with(file, &index)
 }
@@ -157,39 +214,7 @@ pub fn verify_with(file: &[u8], index: &ParityIndex) -> ParityReport {
         copy_state(file, index.index_copy_range(1), &canonical),
     ];
     let seek_table = copy_state(file, index.seek_table_range(), &index.seek_table());
-    let expected_len = index.file_len();
-    let lost = merge_ranges(
-        stripes
-            .iter()
-            .flat_map(|s| s.lost.iter().cloned())
-            .collect(),
-    );
-    let state = if stripes.iter().any(|s| s.state == StripeState::BeyondRepair) {
-        OverallState::BeyondRepair
-    } else if stripes.iter().any(|s| s.state != StripeState::Intact)
-        || index_copies.iter().any(|c| *c != CopyState::Intact)
-        || seek_table != CopyState::Intact
-        || file_len != expected_len
-    {
-        OverallState::Repairable
-    } else {
-        OverallState::Intact
-    };
-    ParityReport {
-        state,
-        file_len,
-        expected_len: Some(expected_len),
-        layout: Some(index.layout()),
-        data_len: Some(index.data_len()),
-        stripes,
-        index_copies,
-        seek_table: Some(seek_table),
-        missing_tail: expected_len.saturating_sub(file_len),
-        trailing_bytes: file_len.saturating_sub(expected_len),
-        lost_frames: index.frames_touching(&lost),
-        lost,
-        message: None,
-    }
+    ParityReport::assemble(index, file_len, stripes, index_copies, seek_table)
 }
 
 /// Rebuild a whole file byte-identical to the file as written. `Err` with
