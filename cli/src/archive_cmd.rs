@@ -14,6 +14,8 @@ pub fn run(cmd: ArchiveCommand, out: &Output) -> CmdResult {
         ArchiveCommand::Verify(a) => verify(a, out),
         ArchiveCommand::Extract(a) => extract(a, out),
         ArchiveCommand::Repair(a) => repair(a, out),
+        ArchiveCommand::Create(a) => crate::bri_cmd::create(a, out),
+        ArchiveCommand::List(a) => crate::bri_cmd::list(a, out),
     }
 }
 

@@ -28,6 +28,102 @@ pub enum Command {
     /// Read a BRI data directory: state at a point in time, chain verification, statistics.
     #[command(subcommand)]
     Db(crate::db::DbCommand),
+    /// Restore a BRI data directory from its archives: latest, a given archive, or a time.
+    #[command(subcommand)]
+    Restore(RestoreCommand),
+}
+
+/// Where the BRI data directory and its local archive store are.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// The BRI data directory.
+    #[arg(long, default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The local archive store (default: <data-dir>/archives).
+    #[arg(long)]
+    pub local_dir: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    pub fn store(&self) -> PathBuf {
+        self.local_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("archives"))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct BriCreateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Archive name recorded in the manifest.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// zstd level, 1 to 22.
+    #[arg(short, long, default_value_t = 19)]
+    pub level: i32,
+    /// Reed-Solomon parity in percent of the archive (0 disables it).
+    #[arg(long, default_value_t = bri_core::parity::DEFAULT_REDUNDANCY_PERCENT)]
+    pub redundancy: u8,
+    /// `permanent` or a number of days.
+    #[arg(long)]
+    pub retention: Option<String>,
+    /// Compression threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Skip decoding each frame again and re-reading the file before it is published.
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RestoreCommand {
+    /// List the archives that restores can use (oldest first), with their line and time ranges.
+    List(RestoreListArgs),
+    /// Restore the latest archived state.
+    Latest(RestoreArgs),
+    /// Restore the state at the end of one archive.
+    From {
+        /// The archive id (see `bri restore list`).
+        id: String,
+        #[command(flatten)]
+        args: RestoreArgs,
+    },
+    /// Restore the state at a point in time: every WAL line with timestamp <= T applied.
+    ToTimestamp {
+        /// RFC 3339 or epoch milliseconds.
+        time: String,
+        #[command(flatten)]
+        args: RestoreArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreListArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Only archives ending at or after this time.
+    #[arg(long)]
+    pub after: Option<String>,
+    /// Only archives starting at or before this time.
+    #[arg(long)]
+    pub before: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Directory to restore into (default: the data directory). An existing one is moved
+    /// aside to <target>.bak-<time> unless --clean.
+    #[arg(long)]
+    pub target: Option<PathBuf>,
+    /// Print the plan (archive, lines, time reached) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Replace the existing directory instead of keeping it as a backup.
+    #[arg(long)]
+    pub clean: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,6 +139,10 @@ pub enum ArchiveCommand {
     Extract(ExtractArgs),
     /// Rebuild a damaged archive from its parity, byte-identical to the original.
     Repair(RepairArgs),
+    /// Archive what is new in a BRI data directory (snapshot + WAL since the last archive).
+    Create(BriCreateArgs),
+    /// List the BRI archives in the local store.
+    List(StoreArgs),
 }
 
 #[derive(Debug, Args)]

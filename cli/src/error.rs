@@ -29,6 +29,14 @@ pub enum CliError {
     /// Something the caller must fix in the configuration.
     #[error("{0}")]
     Config(String),
+
+    /// A data directory that does not continue the archived history (WAL_CHAIN_BROKEN).
+    #[error("{0}")]
+    History(String),
+
+    /// An encrypted database and no key (ENCRYPTION_KEY_REQUIRED).
+    #[error("{0}")]
+    KeyRequired(String),
 }
 
 impl CliError {
@@ -51,6 +59,8 @@ impl CliError {
             CliError::Usage(_) => ErrorCode::InvalidInput,
             CliError::NotFound(_) => ErrorCode::ArchiveNotFound,
             CliError::Config(_) => ErrorCode::ConfigError,
+            CliError::History(_) => ErrorCode::WalChainBroken,
+            CliError::KeyRequired(_) => ErrorCode::EncryptionKeyRequired,
         }
     }
 

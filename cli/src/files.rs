@@ -266,30 +266,51 @@ pub struct CreateSummary {
     pub verified: bool,
 }
 
-/// Write an archive of `inputs` to `dest` atomically, then (optionally) verify it by
-/// re-reading before it gets its final name.
-pub fn create_archive(
-    inputs: &[InputFile],
+/// Where a member's content comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Bytes already in memory (small generated members).
+    Bytes(Vec<u8>),
+    /// `meta.size` bytes of a file, from `offset`.
+    File { path: PathBuf, offset: u64 },
+}
+
+/// One member to write.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub meta: MemberMeta,
+    pub source: Source,
+}
+
+/// What [`write_archive`] produced.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub manifest: Manifest,
+    pub archive_bytes: u64,
+    pub input_bytes: u64,
+    pub verified: bool,
+}
+
+/// Write `members` as an archive at `dest`, atomically: temporary sibling, frames compressed
+/// (and, with `opts.verify`, decoded again) on `opts.threads` workers, fsync, re-read against
+/// the checksum of the bytes written, then a no-clobber publish (or replace with
+/// `opts.overwrite`). `observe` sees every member's content as it is read (member index,
+/// chunk); `finalize` runs after the last member, before the manifest is built.
+pub fn write_archive(
+    members: &[Planned],
     dest: &Path,
+    wopts: WriterOptions,
     opts: &CreateOptions,
     bar: &ProgressBar,
-) -> Result<CreateSummary, CliError> {
-    let started = std::time::Instant::now();
+    observe: &mut dyn FnMut(usize, &[u8]) -> Result<(), CliError>,
+    finalize: &mut dyn FnMut(&mut ArchiveWriter) -> Result<(), CliError>,
+) -> Result<Written, CliError> {
     if !opts.overwrite && dest.exists() {
         return Err(CliError::Usage(format!(
             "{} already exists; pass --force to replace it",
             dest.display()
         )));
     }
-    let now = now_ms();
-    let mut wopts = WriterOptions::files(&new_archive_id(now), now);
-    wopts.redundancy_percent = opts.redundancy;
-    wopts.round_trip = opts.verify;
-    wopts.size_hint = inputs.iter().map(|f| f.size).sum::<u64>() / 3;
-    wopts.level = opts.level;
-    wopts.frame_size = opts.frame_size;
-    wopts.name = opts.name.clone();
-    let archive_id = wopts.archive_id.clone();
     let mut w = ArchiveWriter::new(wopts)?;
     let tmp = fsutil::temp_sibling(dest);
     let mut guard = TempGuard(Some(tmp.clone()));
@@ -298,32 +319,49 @@ pub fn create_archive(
     let pool = Pool::new(opts.threads, codec::default_codec());
     let mut buf = vec![0u8; READ_CHUNK];
     let mut input_bytes = 0u64;
-    for f in inputs {
-        w.begin_member(MemberMeta::file(&f.path, f.size, f.mode, f.mtime))?;
-        let mut src = File::open(&f.source)
-            .map_err(|e| CliError::io(format!("opening {}", f.source.display()), e))?;
-        let mut left = f.size;
-        while left > 0 {
-            let want = buf.len().min(left as usize);
-            let n = src
-                .read(&mut buf[..want])
-                .map_err(|e| CliError::io(format!("reading {}", f.source.display()), e))?;
-            if n == 0 {
-                return Err(CliError::Usage(format!(
-                    "{} shrank while being archived ({} of {} bytes read); archive it again when it is not being written",
-                    f.source.display(),
-                    f.size - left,
-                    f.size
-                )));
+    for (i, m) in members.iter().enumerate() {
+        w.begin_member(m.meta.clone())?;
+        match &m.source {
+            Source::Bytes(b) => {
+                observe(i, b)?;
+                w.write(b)?;
+                input_bytes += b.len() as u64;
+                bar.inc(b.len() as u64);
+                pool.pump(&mut w, &mut |o| sink.push(o), false)?;
             }
-            w.write(&buf[..n])?;
-            left -= n as u64;
-            input_bytes += n as u64;
-            bar.inc(n as u64);
-            pool.pump(&mut w, &mut |o| sink.push(o), false)?;
+            Source::File { path, offset } => {
+                let mut src = File::open(path)
+                    .map_err(|e| CliError::io(format!("opening {}", path.display()), e))?;
+                if *offset > 0 {
+                    src.seek(SeekFrom::Start(*offset))
+                        .map_err(|e| CliError::io(format!("reading {}", path.display()), e))?;
+                }
+                let mut left = m.meta.size;
+                while left > 0 {
+                    let want = buf.len().min(left as usize);
+                    let n = src
+                        .read(&mut buf[..want])
+                        .map_err(|e| CliError::io(format!("reading {}", path.display()), e))?;
+                    if n == 0 {
+                        return Err(CliError::Usage(format!(
+                            "{} shrank while being archived ({} of {} bytes read); archive it again when it is not being written",
+                            path.display(),
+                            m.meta.size - left,
+                            m.meta.size
+                        )));
+                    }
+                    observe(i, &buf[..n])?;
+                    w.write(&buf[..n])?;
+                    left -= n as u64;
+                    input_bytes += n as u64;
+                    bar.inc(n as u64);
+                    pool.pump(&mut w, &mut |o| sink.push(o), false)?;
+                }
+            }
         }
         w.end_member()?;
     }
+    finalize(&mut w)?;
     w.finish()?;
     pool.pump(&mut w, &mut |o| sink.push(o), true)?;
     drop(pool);
@@ -340,27 +378,68 @@ pub fn create_archive(
     // Every frame was already decoded and compared with its input by the workers
     // (round trip); now check that the file on disk holds exactly the bytes written, and that
     // its tail and manifest open.
-    let verified = if opts.verify {
+    if opts.verify {
         reread_check(&tmp, written, digest, &manifest.archive_id)?;
-        true
-    } else {
-        false
-    };
+    }
     fsutil::publish(&tmp, dest, opts.overwrite)?;
     guard.disarm();
+    Ok(Written {
+        manifest,
+        archive_bytes: written,
+        input_bytes,
+        verified: opts.verify,
+    })
+}
+
+/// Write a file-set archive of `inputs` to `dest` (see [`write_archive`]).
+pub fn create_archive(
+    inputs: &[InputFile],
+    dest: &Path,
+    opts: &CreateOptions,
+    bar: &ProgressBar,
+) -> Result<CreateSummary, CliError> {
+    let started = std::time::Instant::now();
+    let now = now_ms();
+    let mut wopts = WriterOptions::files(&new_archive_id(now), now);
+    wopts.redundancy_percent = opts.redundancy;
+    wopts.round_trip = opts.verify;
+    wopts.size_hint = inputs.iter().map(|f| f.size).sum::<u64>() / 3;
+    wopts.level = opts.level;
+    wopts.frame_size = opts.frame_size;
+    wopts.name = opts.name.clone();
+    let archive_id = wopts.archive_id.clone();
+    let members: Vec<Planned> = inputs
+        .iter()
+        .map(|f| Planned {
+            meta: MemberMeta::file(&f.path, f.size, f.mode, f.mtime),
+            source: Source::File {
+                path: f.source.clone(),
+                offset: 0,
+            },
+        })
+        .collect();
+    let w = write_archive(
+        &members,
+        dest,
+        wopts,
+        opts,
+        bar,
+        &mut |_, _| Ok(()),
+        &mut |_| Ok(()),
+    )?;
     Ok(CreateSummary {
         archive: dest.to_path_buf(),
         archive_id,
-        members: manifest.totals.members,
-        input_bytes,
-        archive_bytes: written,
-        ratio: if written > 0 {
-            input_bytes as f64 / written as f64
+        members: w.manifest.totals.members,
+        input_bytes: w.input_bytes,
+        archive_bytes: w.archive_bytes,
+        ratio: if w.archive_bytes > 0 {
+            w.input_bytes as f64 / w.archive_bytes as f64
         } else {
             0.0
         },
         seconds: started.elapsed().as_secs_f64(),
-        verified,
+        verified: w.verified,
     })
 }
 

@@ -15,6 +15,8 @@
 
 pub mod archive_cmd;
 pub mod args;
+pub mod bri_archive;
+pub mod bri_cmd;
 pub mod db;
 pub mod error;
 pub mod files;
@@ -34,6 +36,7 @@ pub fn run(cli: Cli) -> u8 {
     let result = match cli.command {
         Command::Archive(cmd) => archive_cmd::run(cmd, &out),
         Command::Db(cmd) => db::run(cmd, &out),
+        Command::Restore(cmd) => bri_cmd::restore(cmd, &out),
     };
     match result {
         Ok(code) => code,

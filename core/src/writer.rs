@@ -670,6 +670,21 @@ impl ArchiveWriter {
         self.phase == Phase::Done
     }
 
+    /// Replace the `bri` and `extra` manifest sections before [`Self::finish`] (hosts learn
+    /// some of them, like WAL statistics, only while streaming the members).
+    pub fn set_metadata(
+        &mut self,
+        bri: Option<serde_json::Value>,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
+        if self.phase != Phase::Members {
+            return Err(Error::invalid("set_metadata after finish"));
+        }
+        self.opts.bri = bri;
+        self.opts.extra = extra;
+        Ok(())
+    }
+
     /// The manifest (available once the manifest frame was issued).
     pub fn manifest(&self) -> Option<&Manifest> {
         self.manifest.as_ref()
