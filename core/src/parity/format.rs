@@ -1,4 +1,4 @@
-//! Byte formats of the parity frame header and of the index frame (docs/FORMAT-parity.md).
+//! Byte formats of the parity frame header and of the index frame (FORMAT.md §8).
 
 use super::layout::ParityLayout;
 use super::{ParityError, ParityResult};

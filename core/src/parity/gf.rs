@@ -1,5 +1,5 @@
 //! GF(2^8) arithmetic (polynomial 0x11D) and the systematic Reed-Solomon encoding matrix,
-//! written from the specification in docs/FORMAT-parity.md.
+//! written from the specification in FORMAT.md §8.
 //!
 //! Encoding and rebuilding use this instead of `reed-solomon-erasure`'s per-byte table loop
 //! (measured: 168 MB/s of data at k = 200, m = 20) so that they can use a vectorised

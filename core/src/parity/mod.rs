@@ -1,6 +1,6 @@
 //! Reed-Solomon parity over the archive's data region (erasure coding, verify, repair).
 //!
-//! The byte layout is specified in `docs/FORMAT-parity.md`. In short, a file with parity is
+//! The byte layout is specified in `FORMAT.md §8`. In short, a file with parity is
 //!
 //! ```text
 //! [data region: D bytes of zstd frames]

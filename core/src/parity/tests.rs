@@ -963,7 +963,7 @@ fn file_without_parity_is_recognised_from_its_seek_table() {
     }
 }
 
-/// Reads a file with nothing but the offsets written in docs/FORMAT-parity.md, computes the
+/// Reads a file with nothing but the offsets written in FORMAT.md §8, computes the
 /// parity with the documented matrix, and compares: the spec and the bytes agree.
 #[test]
 fn documented_offsets_match_the_bytes() {
