@@ -284,6 +284,14 @@ pub fn archive_state(
         engine.end_segment()?;
     }
     let out = engine.finish()?;
+    if out.chain.checked && !out.chain.valid {
+        return Err(CliError::History(format!(
+            "{}: the archived WAL's pointer chain is broken at line {} ({} broken links); the archive was not written from one history",
+            a.manifest.archive_id,
+            out.chain.broken.first().map(|b| b.line).unwrap_or(0),
+            out.chain.broken_count
+        )));
+    }
     Ok((
         out.state,
         out.last_applied_line.max(a.bri.start_line),
@@ -938,6 +946,17 @@ pub fn restore(opts: &RestoreOptions, bar: &ProgressBar) -> Result<RestoreSummar
         _ => write_snapshot_v1(&state, 0, now),
     };
     write_synced(&stage.join("snapshot.jss"), &snap)?;
+    // Validate before anything is swapped: the staged snapshot reads back (with the key, when
+    // encrypted) to exactly the state computed from the archive.
+    let staged = fs::read(stage.join("snapshot.jss"))
+        .map_err(|e| CliError::io("re-reading the staged snapshot", e))?;
+    let back = read_snapshot(&staged, key.as_ref())?;
+    if back.wal_line != 0 || back.state.to_canonical_json() != state.to_canonical_json() {
+        return Err(bri_core::Error::Corrupted {
+            what: "the staged snapshot.jss does not read back to the restored state; nothing was changed".into(),
+        }
+        .into());
+    }
     fs::create_dir(stage.join("wal")).map_err(|e| CliError::io("creating wal/", e))?;
     fs::create_dir(stage.join("txn")).map_err(|e| CliError::io("creating txn/", e))?;
     if latest {
