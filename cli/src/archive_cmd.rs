@@ -14,8 +14,9 @@ pub fn run(cmd: ArchiveCommand, out: &Output) -> CmdResult {
         ArchiveCommand::Verify(a) => verify(a, out),
         ArchiveCommand::Extract(a) => extract(a, out),
         ArchiveCommand::Repair(a) => repair(a, out),
-        ArchiveCommand::Create(a) => crate::bri_cmd::create(a, out),
-        ArchiveCommand::List(a) => crate::bri_cmd::list(a, out),
+        ArchiveCommand::Create(_) | ArchiveCommand::List(_) => Err(CliError::Usage(
+            "internal: archive create/list are dispatched with the configuration".into(),
+        )),
     }
 }
 

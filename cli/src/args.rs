@@ -16,6 +16,10 @@ pub struct Cli {
     /// No progress bars.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Configuration file (JSON; see `bri config`). Environment variables fill in what it
+    /// does not say; flags override both.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -31,24 +35,36 @@ pub enum Command {
     /// Restore a BRI data directory from its archives: latest, a given archive, or a time.
     #[command(subcommand)]
     Restore(RestoreCommand),
+    /// Print the effective configuration (defaults, environment, --config file), secrets
+    /// redacted.
+    Config,
 }
 
 /// Where the BRI data directory and its local archive store are.
 #[derive(Debug, Args, Clone)]
 pub struct StoreArgs {
-    /// The BRI data directory.
-    #[arg(long, default_value = "./data")]
-    pub data_dir: PathBuf,
-    /// The local archive store (default: <data-dir>/archives).
+    /// The BRI data directory (default: the config's dataDir, else ./data).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// The local archive store (default: the config's archive.localDir, else
+    /// <data-dir>/archives).
     #[arg(long)]
     pub local_dir: Option<PathBuf>,
 }
 
 impl StoreArgs {
-    pub fn store(&self) -> PathBuf {
-        self.local_dir
+    /// The data directory and the store, flags first, then the configuration.
+    pub fn resolve(&self, cfg: &crate::config::Config) -> (PathBuf, PathBuf) {
+        let data = self
+            .data_dir
             .clone()
-            .unwrap_or_else(|| self.data_dir.join("archives"))
+            .or_else(|| cfg.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let store = self
+            .local_dir
+            .clone()
+            .unwrap_or_else(|| cfg.local_dir(&data));
+        (data, store)
     }
 }
 
@@ -59,12 +75,13 @@ pub struct BriCreateArgs {
     /// Archive name recorded in the manifest.
     #[arg(long)]
     pub name: Option<String>,
-    /// zstd level, 1 to 22.
-    #[arg(short, long, default_value_t = 19)]
-    pub level: i32,
-    /// Reed-Solomon parity in percent of the archive (0 disables it).
-    #[arg(long, default_value_t = bri_core::parity::DEFAULT_REDUNDANCY_PERCENT)]
-    pub redundancy: u8,
+    /// zstd level, 1 to 22 (default: archive.compression.level, 19).
+    #[arg(short, long)]
+    pub level: Option<i32>,
+    /// Reed-Solomon parity in percent of the archive, 0 disables it (default:
+    /// archive.errorCorrection, 10).
+    #[arg(long)]
+    pub redundancy: Option<u8>,
     /// `permanent` or a number of days.
     #[arg(long)]
     pub retention: Option<String>,

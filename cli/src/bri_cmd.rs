@@ -2,6 +2,7 @@
 
 use crate::args::{BriCreateArgs, RestoreArgs, RestoreCommand, RestoreListArgs, StoreArgs};
 use crate::bri_archive::{self, BriCreateOptions, Point, RestoreOptions, Store};
+use crate::config::Config;
 use crate::db::parse_time;
 use crate::error::{CliError, CmdResult};
 use crate::files::CreateOptions;
@@ -31,25 +32,34 @@ fn retention(s: Option<&str>) -> Result<Retention, CliError> {
     }
 }
 
-pub fn create(a: BriCreateArgs, out: &Output) -> CmdResult {
-    bri_core::codec::check_level(a.level)?;
+pub fn create(a: BriCreateArgs, cfg: &Config, out: &Output) -> CmdResult {
+    let level = a.level.unwrap_or(cfg.archive.compression.level);
+    bri_core::codec::check_level(level)?;
+    let redundancy = a
+        .redundancy
+        .unwrap_or(if cfg.archive.error_correction.enabled {
+            cfg.archive.error_correction.redundancy
+        } else {
+            0
+        });
+    let (data_dir, store) = a.store.resolve(cfg);
     let threads = a.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     });
     let opts = BriCreateOptions {
-        data_dir: a.store.data_dir.clone(),
-        store: a.store.store(),
+        data_dir,
+        store,
         retention: retention(a.retention.as_deref())?,
         write: CreateOptions {
-            level: a.level,
-            frame_size: bri_core::writer::default_frame_size(a.level),
+            level,
+            frame_size: bri_core::writer::default_frame_size(level),
             threads: threads.max(1),
             name: a.name,
             overwrite: false,
             verify: !a.no_verify,
-            redundancy: a.redundancy,
+            redundancy,
         },
     };
     let bar = out.bytes_bar(0, "archiving");
@@ -76,8 +86,15 @@ pub fn create(a: BriCreateArgs, out: &Output) -> CmdResult {
     Ok(0)
 }
 
-fn listing(store: &StoreArgs, after: Option<u64>, before: Option<u64>, out: &Output) -> CmdResult {
-    let st = Store::new(&store.store());
+fn listing(
+    store: &StoreArgs,
+    cfg: &Config,
+    after: Option<u64>,
+    before: Option<u64>,
+    out: &Output,
+) -> CmdResult {
+    let (_, store_dir) = store.resolve(cfg);
+    let st = Store::new(&store_dir);
     let inst = st.instance()?;
     let all = st.list()?;
     let rows: Vec<_> = all
@@ -99,7 +116,7 @@ fn listing(store: &StoreArgs, after: Option<u64>, before: Option<u64>, out: &Out
             })
         })
         .collect();
-    out.emit(&json!({"store": store.store(), "instanceId": inst.instance_id, "timeline": inst.timeline, "archives": v}), || {
+    out.emit(&json!({"store": store_dir, "instanceId": inst.instance_id, "timeline": inst.timeline, "archives": v}), || {
         let mut s = format!("{:<34} {:>4} {:>17} {:<24} {:<24} {:>10}\n", "archive", "tl", "lines", "from", "to", "size");
         for a in &rows {
             s += &format!(
@@ -117,11 +134,11 @@ fn listing(store: &StoreArgs, after: Option<u64>, before: Option<u64>, out: &Out
     Ok(0)
 }
 
-pub fn list(a: StoreArgs, out: &Output) -> CmdResult {
-    listing(&a, None, None, out)
+pub fn list(a: StoreArgs, cfg: &Config, out: &Output) -> CmdResult {
+    listing(&a, cfg, None, None, out)
 }
 
-pub fn restore(cmd: RestoreCommand, out: &Output) -> CmdResult {
+pub fn restore(cmd: RestoreCommand, cfg: &Config, out: &Output) -> CmdResult {
     let (point, args) = match cmd {
         RestoreCommand::List(RestoreListArgs {
             store,
@@ -130,7 +147,7 @@ pub fn restore(cmd: RestoreCommand, out: &Output) -> CmdResult {
         }) => {
             let after = after.as_deref().map(parse_time).transpose()?;
             let before = before.as_deref().map(parse_time).transpose()?;
-            return listing(&store, after, before, out);
+            return listing(&store, cfg, after, before, out);
         }
         RestoreCommand::Latest(a) => (Point::Latest, a),
         RestoreCommand::From { id, args } => (Point::Archive(id), args),
@@ -142,10 +159,11 @@ pub fn restore(cmd: RestoreCommand, out: &Output) -> CmdResult {
         dry_run,
         clean,
     } = args;
+    let (data_dir, store_dir) = store.resolve(cfg);
     let opts = RestoreOptions {
-        store: store.store(),
-        data_dir: store.data_dir.clone(),
-        target: target.unwrap_or_else(|| store.data_dir.clone()),
+        store: store_dir,
+        target: target.unwrap_or_else(|| data_dir.clone()),
+        data_dir,
         point,
         clean,
         dry_run,
@@ -183,5 +201,12 @@ pub fn restore(cmd: RestoreCommand, out: &Output) -> CmdResult {
             )
         }
     });
+    Ok(0)
+}
+
+/// `bri config`: the effective configuration.
+pub fn show_config(cfg: &Config, out: &Output) -> CmdResult {
+    let v = crate::config::effective_json(cfg);
+    out.emit(&v, || serde_json::to_string_pretty(&v).unwrap_or_default());
     Ok(0)
 }

@@ -17,6 +17,7 @@ pub mod archive_cmd;
 pub mod args;
 pub mod bri_archive;
 pub mod bri_cmd;
+pub mod config;
 pub mod db;
 pub mod error;
 pub mod files;
@@ -33,10 +34,18 @@ use output::Output;
 /// stderr.
 pub fn run(cli: Cli) -> u8 {
     let out = Output::new(cli.json, cli.quiet);
+    let config = || config::Config::load(cli.config.as_deref());
     let result = match cli.command {
+        Command::Archive(args::ArchiveCommand::Create(a)) => {
+            config().and_then(|c| bri_cmd::create(a, &c, &out))
+        }
+        Command::Archive(args::ArchiveCommand::List(a)) => {
+            config().and_then(|c| bri_cmd::list(a, &c, &out))
+        }
         Command::Archive(cmd) => archive_cmd::run(cmd, &out),
         Command::Db(cmd) => db::run(cmd, &out),
-        Command::Restore(cmd) => bri_cmd::restore(cmd, &out),
+        Command::Restore(cmd) => config().and_then(|c| bri_cmd::restore(cmd, &c, &out)),
+        Command::Config => config().and_then(|c| bri_cmd::show_config(&c, &out)),
     };
     match result {
         Ok(code) => code,

@@ -461,3 +461,68 @@ fn restore_in_place_keeps_the_old_directory_and_the_store() {
     );
     assert!(a == b);
 }
+
+#[test]
+fn config_file_and_environment_choose_the_defaults() {
+    let d = scratch("config");
+    let data = d.join("data");
+    copy_dir(&fixtures().join("basic/data"), &data);
+    let cfg = d.join("bri.json");
+    fs::write(
+        &cfg,
+        format!(
+            r#"{{"dataDir": {:?}, "archive": {{"localDir": {:?}, "compression": {{"level": 4}}, "errorCorrection": {{"redundancy": 20}}}}}}"#,
+            data.to_str().unwrap(),
+            d.join("store").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let cfg_s = cfg.to_str().unwrap();
+    let a = ok(
+        &bri(&["archive", "create", "--config", cfg_s, "--json"], None),
+        "create",
+    );
+    let path = a["archive"].as_str().unwrap();
+    assert!(
+        path.starts_with(d.join("store").to_str().unwrap()),
+        "archive.localDir used"
+    );
+    let m = ok(
+        &bri(&["archive", "inspect", path, "--json"], None),
+        "inspect",
+    );
+    assert_eq!(m["manifest"]["compression"]["level"], 4);
+    assert_eq!(m["manifest"]["errorCorrection"]["redundancy"], 20);
+    // The environment fills in what the file does not say; the file wins where it speaks.
+    let shown = Command::new(env!("CARGO_BIN_EXE_bri"))
+        .args(["config", "--json"])
+        .env("COMPRESSION_LEVEL", "7")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(v["archive"]["compression"]["level"], 7);
+    let shown = Command::new(env!("CARGO_BIN_EXE_bri"))
+        .args(["config", "--config", cfg_s, "--json"])
+        .env("COMPRESSION_LEVEL", "7")
+        .env("R2_SECRET_ACCESS_KEY", "hunter2")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(!text.contains("hunter2"), "secrets are never printed");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["archive"]["compression"]["level"], 4);
+    // Unknown keys and wrong types name the key.
+    fs::write(&cfg, r#"{"archive": {"compression": {"levle": 4}}}"#).unwrap();
+    let o = bri(&["config", "--config", cfg_s, "--json"], None);
+    assert_eq!(o.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "CONFIG_ERROR");
+    assert!(v["error"]["message"].as_str().unwrap().contains("levle"));
+    fs::write(&cfg, r#"{"archive": {"keepLocal": "three"}}"#).unwrap();
+    let o = bri(&["config", "--config", cfg_s, "--json"], None);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("archive.keepLocal"));
+}
