@@ -180,7 +180,7 @@ fn same_seed_same_bytes() {
 fn segment_writer_rotates_like_bri() {
     let dir = tmpdir("rotate");
     let mut w = SegmentWriter::create(&dir, 100).unwrap();
-    w.write_line(&[b'a'; 59]).unwrap(); // 000000: 60 bytes with the next one? no: 59
+    w.write_line(&[b'a'; 59]).unwrap(); // 000000: 59 bytes
     w.write_line(b"0123456789012345678901234567890123456789\n")
         .unwrap(); // 59+41 = 100 fits
     w.write_line(b"x\n").unwrap(); // 102 > 100: rotate -> 000001
