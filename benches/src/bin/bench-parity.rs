@@ -555,7 +555,9 @@ fn real_main(a: &Args) -> Result<Value, String> {
     // --- damage, identical offsets in both files ---
     // The data region starts at offset 0 in both files; the last 10% of the smaller file
     // (manifest frame, seek table) is left alone so that every offset is data region in both.
-    let limit = size0 - size0 / 10;
+    // Rounded down to whole MiB so that the offsets do not move when the archive id changes
+    // the archive's size by a byte or two from one run to the next.
+    let limit = ((size0 - size0 / 10) & !0xF_FFFF).max(4096);
     let plan = plan_damage(a.damage_seed, limit, a.zero_blocks, a.bit_flips);
     let dmg10 = work.join("damaged-r.bri.zst");
     let dmg0 = work.join("damaged-0.bri.zst");
