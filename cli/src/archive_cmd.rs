@@ -14,8 +14,12 @@ pub fn run(cmd: ArchiveCommand, out: &Output) -> CmdResult {
         ArchiveCommand::Verify(a) => verify(a, out),
         ArchiveCommand::Extract(a) => extract(a, out),
         ArchiveCommand::Repair(a) => repair(a, out),
-        ArchiveCommand::Create(_) | ArchiveCommand::List(_) => Err(CliError::Usage(
-            "internal: archive create/list are dispatched with the configuration".into(),
+        ArchiveCommand::Create(_)
+        | ArchiveCommand::List(_)
+        | ArchiveCommand::Info(_)
+        | ArchiveCommand::Delete(_)
+        | ArchiveCommand::Stats(_) => Err(CliError::Usage(
+            "internal: store commands are dispatched with the configuration".into(),
         )),
     }
 }

@@ -106,6 +106,24 @@ pub enum RestoreCommand {
         #[command(flatten)]
         args: RestoreArgs,
     },
+    /// Show the archive a restore would use: id, line and time ranges, documents.
+    Info(IdArgs),
+    /// Check an archive for restoring: integrity, parity, snapshot and WAL replay, chain.
+    Verify(IdArgs),
+    /// Restore an archive's end state into a new directory that becomes a separate database
+    /// (its own instance id and archive store).
+    Clone {
+        /// The archive id.
+        id: String,
+        /// The new data directory (must not exist, or be empty).
+        #[arg(long)]
+        target: PathBuf,
+        /// Instance id of the clone (default: a new random one).
+        #[arg(long)]
+        instance_id: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Restore the state at a point in time: every WAL line with timestamp <= T applied.
     ToTimestamp {
         /// RFC 3339 or epoch milliseconds.
@@ -160,6 +178,35 @@ pub enum ArchiveCommand {
     Create(BriCreateArgs),
     /// List the BRI archives in the local store.
     List(StoreArgs),
+    /// Show one archive (by id in the store, or a file): manifest, line and time ranges.
+    Info(IdArgs),
+    /// Delete an archive from the local store.
+    Delete(DeleteArgs),
+    /// Totals of the local store: archives, bytes, ratio, lines and time covered.
+    Stats(StoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// An archive id (`arc_...`, looked up in the store) or an archive file.
+    pub id: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The archive id.
+    pub id: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Also delete the newest archive of the current timeline (the next archive would then
+    /// re-archive its lines, which WAL clean-up may already have removed).
+    #[arg(long)]
+    pub force: bool,
+    /// Say what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

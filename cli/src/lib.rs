@@ -42,7 +42,18 @@ pub fn run(cli: Cli) -> u8 {
         Command::Archive(args::ArchiveCommand::List(a)) => {
             config().and_then(|c| bri_cmd::list(a, &c, &out))
         }
-        Command::Archive(cmd) => archive_cmd::run(cmd, &out),
+        Command::Archive(args::ArchiveCommand::Info(a)) => {
+            config().and_then(|c| bri_cmd::info(a, &c, &out))
+        }
+        Command::Archive(args::ArchiveCommand::Delete(a)) => {
+            config().and_then(|c| bri_cmd::delete(a, &c, &out))
+        }
+        Command::Archive(args::ArchiveCommand::Stats(a)) => {
+            config().and_then(|c| bri_cmd::stats(a, &c, &out))
+        }
+        Command::Archive(mut cmd) => {
+            resolve_ids(&mut cmd, &config).and_then(|_| archive_cmd::run(cmd, &out))
+        }
         Command::Db(cmd) => db::run(cmd, &out),
         Command::Restore(cmd) => config().and_then(|c| bri_cmd::restore(cmd, &c, &out)),
         Command::Config => config().and_then(|c| bri_cmd::show_config(&c, &out)),
@@ -51,6 +62,34 @@ pub fn run(cli: Cli) -> u8 {
         Ok(code) => code,
         Err(err) => report_error(&err, &out),
     }
+}
+
+/// `inspect|verify|repair|extract` accept an archive id as well as a file: an argument that is
+/// not an existing file but is an id in the configured store is replaced by that archive's path.
+fn resolve_ids(
+    cmd: &mut args::ArchiveCommand,
+    config: &dyn Fn() -> Result<config::Config, CliError>,
+) -> Result<(), CliError> {
+    use args::ArchiveCommand as A;
+    let file = match cmd {
+        A::Inspect(a) | A::Verify(a) => &mut a.file,
+        A::Repair(a) => &mut a.file,
+        A::Extract(a) => &mut a.file,
+        _ => return Ok(()),
+    };
+    let name = file.to_string_lossy().into_owned();
+    if file.exists() || !name.starts_with("arc_") || name.contains('/') {
+        return Ok(());
+    }
+    let cfg = config()?;
+    let data = cfg
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from("./data"));
+    if let Ok(p) = bri_cmd::resolve_archive(&name, &cfg.local_dir(&data)) {
+        *file = p;
+    }
+    Ok(())
 }
 
 /// Print an error the one way every command does, and return its exit code.

@@ -526,3 +526,143 @@ fn config_file_and_environment_choose_the_defaults() {
         .unwrap()
         .contains("archive.keepLocal"));
 }
+
+#[test]
+fn info_verify_stats_clone_and_delete_by_id() {
+    let d = scratch("byid");
+    let data = d.join("data");
+    copy_dir(&fixtures().join("txn/data"), &data);
+    let data_s = data.to_str().unwrap();
+    let a = ok(
+        &bri(
+            &[
+                "archive",
+                "create",
+                "--data-dir",
+                data_s,
+                "--level",
+                "3",
+                "--json",
+            ],
+            None,
+        ),
+        "create",
+    );
+    let id = a["archiveId"].as_str().unwrap().to_string();
+    let info = ok(
+        &bri(
+            &["archive", "info", &id, "--data-dir", data_s, "--json"],
+            None,
+        ),
+        "info",
+    );
+    assert_eq!(info["bri"]["endLine"], a["bri"]["endLine"]);
+    let v = ok(
+        &bri(
+            &["restore", "verify", &id, "--data-dir", data_s, "--json"],
+            None,
+        ),
+        "restore verify",
+    );
+    assert_eq!(v["ok"], true);
+    let s = ok(
+        &bri(&["archive", "stats", "--data-dir", data_s, "--json"], None),
+        "stats",
+    );
+    assert_eq!(s["archives"], 1);
+    assert_eq!(s["entries"], a["bri"]["entries"]);
+    // Clone: a separate database with its own instance and store.
+    let clone = d.join("clone");
+    let c = ok(
+        &bri(
+            &[
+                "restore",
+                "clone",
+                &id,
+                "--data-dir",
+                data_s,
+                "--target",
+                clone.to_str().unwrap(),
+                "--instance-id",
+                "inst_clone",
+                "--json",
+            ],
+            None,
+        ),
+        "clone",
+    );
+    assert_eq!(c["instanceId"], "inst_clone");
+    let a_state = ok(
+        &bri(&["db", "state", "--data-dir", data_s, "--json"], None),
+        "state",
+    );
+    let c_state = ok(
+        &bri(
+            &[
+                "db",
+                "state",
+                "--data-dir",
+                clone.to_str().unwrap(),
+                "--json",
+            ],
+            None,
+        ),
+        "state",
+    );
+    assert!(a_state == c_state);
+    let inst: Value =
+        serde_json::from_slice(&fs::read(clone.join("archives/bri-instance.json")).unwrap())
+            .unwrap();
+    assert_eq!(inst["instanceId"], "inst_clone");
+    // Delete refuses the newest archive of the timeline unless --force; dry-run deletes nothing.
+    let o = bri(
+        &["archive", "delete", &id, "--data-dir", data_s, "--json"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    ok(
+        &bri(
+            &[
+                "archive",
+                "delete",
+                &id,
+                "--data-dir",
+                data_s,
+                "--force",
+                "--dry-run",
+                "--json",
+            ],
+            None,
+        ),
+        "dry",
+    );
+    assert_eq!(
+        ok(
+            &bri(&["archive", "stats", "--data-dir", data_s, "--json"], None),
+            "stats"
+        )["archives"],
+        1
+    );
+    ok(
+        &bri(
+            &[
+                "archive",
+                "delete",
+                &id,
+                "--data-dir",
+                data_s,
+                "--force",
+                "--json",
+            ],
+            None,
+        ),
+        "delete",
+    );
+    assert_eq!(
+        ok(
+            &bri(&["archive", "stats", "--data-dir", data_s, "--json"], None),
+            "stats"
+        )["archives"],
+        0
+    );
+}
