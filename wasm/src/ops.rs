@@ -10,7 +10,7 @@ use bri_core::codec::{Codec, PureZstd};
 use bri_core::manifest::{Manifest, MAX_MANIFEST};
 use bri_core::parity::{self, CopyState, OverallState};
 use bri_core::reader::{read_member, ArchiveIndex, Tail};
-use bri_core::verify::{VerifyReport, Verifier};
+use bri_core::verify::{Verifier, VerifyReport};
 use bri_core::ErrorCode;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -65,7 +65,10 @@ fn clamp(file: &[u8], start: u64, end: u64) -> &[u8] {
 fn open_index(file: &[u8]) -> OpResult<(ArchiveIndex, bool)> {
     let own = match ArchiveIndex::open(file.len() as u64, file) {
         Ok(Tail::Index(i)) => Ok(i),
-        Ok(Tail::Need { .. }) => Err(OpError::new(ErrorCode::InvalidInput, "not a bri archive: file too short")),
+        Ok(Tail::Need { .. }) => Err(OpError::new(
+            ErrorCode::InvalidInput,
+            "not a bri archive: file too short",
+        )),
         Err(e) => Err(OpError::from(e)),
     };
     match own {
@@ -162,7 +165,10 @@ fn content_check(
         None => match ArchiveIndex::open(file.len() as u64, file)? {
             Tail::Index(i) => i,
             Tail::Need { .. } => {
-                return Err(OpError::new(ErrorCode::InvalidInput, "not a bri archive: file too short"))
+                return Err(OpError::new(
+                    ErrorCode::InvalidInput,
+                    "not a bri archive: file too short",
+                ))
             }
         },
     };
@@ -187,7 +193,9 @@ pub fn verify(file: &[u8], progress: Progress) -> Value {
     let parity = parity::verify(file);
     progress("parity", file.len() as f64, file.len() as f64);
     let seek = match (&parity.state, parity.seek_table) {
-        (OverallState::Repairable | OverallState::BeyondRepair, Some(st)) if st != CopyState::Intact => {
+        (OverallState::Repairable | OverallState::BeyondRepair, Some(st))
+            if st != CopyState::Intact =>
+        {
             parity::locate(file).ok()
         }
         _ => None,
@@ -269,7 +277,8 @@ fn bri_members(file: &[u8]) -> OpResult<BriMembers> {
     for path in names {
         let is_file = matches!(
             m.member(path).map(|e| &e.kind),
-            Some(bri_core::ustar::MemberKind::File) | Some(bri_core::ustar::MemberKind::Link { .. })
+            Some(bri_core::ustar::MemberKind::File)
+                | Some(bri_core::ustar::MemberKind::Link { .. })
         );
         if !is_file {
             continue;
@@ -278,8 +287,10 @@ fn bri_members(file: &[u8]) -> OpResult<BriMembers> {
             out.snapshot = Some(read_member(file, &index, &m, path, codec())?);
         } else if let Some(name) = path.strip_prefix("wal/") {
             if name.ends_with(".wal") && !name.contains('/') {
-                out.segments
-                    .push((name.to_string(), read_member(file, &index, &m, path, codec())?));
+                out.segments.push((
+                    name.to_string(),
+                    read_member(file, &index, &m, path, codec())?,
+                ));
             }
         } else if let Some(rest) = path.strip_prefix("cold/") {
             if let Some((ty, f)) = rest.split_once('/') {
@@ -413,11 +424,18 @@ pub fn timeline(file: &[u8], bucket_ms: Option<u64>) -> OpResult<Value> {
     let first = stamps.iter().map(|s| s.0).min();
     let last = stamps.iter().map(|s| s.0).max();
     let (Some(first), Some(last)) = (first, last) else {
-        return Ok(json!({"bucketMs": bucket_ms.unwrap_or(HOUR), "firstTimestamp": null, "lastTimestamp": null, "entries": 0, "corruptLines": corrupt, "buckets": []}));
+        return Ok(
+            json!({"bucketMs": bucket_ms.unwrap_or(HOUR), "firstTimestamp": null, "lastTimestamp": null, "entries": 0, "corruptLines": corrupt, "buckets": []}),
+        );
     };
     let span = last - first;
     let mut bucket = match bucket_ms {
-        Some(0) => return Err(OpError::new(ErrorCode::InvalidInput, "bucketMs must be positive")),
+        Some(0) => {
+            return Err(OpError::new(
+                ErrorCode::InvalidInput,
+                "bucketMs must be positive",
+            ))
+        }
         Some(b) => b,
         None if span <= 14 * DAY => HOUR,
         None => DAY,
@@ -445,4 +463,93 @@ pub fn timeline(file: &[u8], bucket_ms: Option<u64>) -> OpResult<Value> {
         "corruptLines": corrupt,
         "buckets": buckets,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1: &[u8] = include_bytes!("../../tests/vectors/v1-basic.bri.zst");
+
+    fn quiet() -> impl FnMut(&str, f64, f64) {
+        |_: &str, _: f64, _: f64| {}
+    }
+
+    #[test]
+    fn inspect_and_tail_path_agree() {
+        let full = inspect(V1).unwrap();
+        let len = V1.len() as u64;
+        let tail = &V1[V1.len().saturating_sub(bri_core::reader::TAIL_HINT)..];
+        let t = open_tail(len, tail).unwrap();
+        let (s, e) = (
+            t["manifestStart"].as_u64().unwrap() as usize,
+            t["manifestEnd"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(inspect_tail(len, tail, &V1[s..e]).unwrap(), full);
+        assert_eq!(full["fileBytes"], json!(V1.len()));
+        assert!(!full["manifest"]["members"].as_array().unwrap().is_empty());
+    }
+
+    #[test]
+    fn verify_intact_and_progress_reaches_the_end() {
+        let mut last = (String::new(), 0.0, 0.0);
+        let mut cb = |p: &str, d: f64, t: f64| last = (p.to_string(), d, t);
+        let v = verify(V1, &mut cb);
+        assert_eq!(v["state"], "intact", "{v}");
+        assert_eq!(v["ok"], true);
+        assert_eq!(last.0, "content");
+        assert_eq!(last.1, last.2);
+    }
+
+    #[test]
+    fn extract_every_member_matches_its_sha256() {
+        let (_, m) = open(V1).unwrap();
+        for e in m
+            .members
+            .iter()
+            .filter(|e| e.kind == bri_core::ustar::MemberKind::File)
+        {
+            let data = extract(V1, &e.path).unwrap();
+            assert_eq!(bri_core::verify::sha256_hex(&data), e.sha256);
+        }
+        assert_eq!(extract(V1, "nope").unwrap_err().code, "ARCHIVE_NOT_FOUND");
+    }
+
+    #[test]
+    fn damage_is_reported_and_repaired_when_parity_present() {
+        let (index, m) = open(V1).unwrap();
+        let mut bad = V1.to_vec();
+        let mid = (index.data_region_len() / 2) as usize;
+        for b in &mut bad[mid..mid + 16] {
+            *b ^= 0xff;
+        }
+        let v = verify(&bad, &mut quiet());
+        assert_ne!(v["state"], "intact");
+        assert_eq!(v["ok"], false);
+        if m.error_correction.is_some() {
+            assert_eq!(v["state"], "repairable");
+            assert_eq!(repair(&bad).unwrap(), V1);
+        }
+    }
+
+    #[test]
+    fn bad_input_gets_codes_not_panics() {
+        assert_eq!(inspect(&[]).unwrap_err().code, "INVALID_INPUT");
+        assert_eq!(inspect(&[7u8; 5000]).unwrap_err().code, "INVALID_INPUT");
+        let v = verify(&[1u8; 100], &mut quiet());
+        assert_eq!(v["state"], "beyondRepair");
+        // Truncated archives: every prefix opens or fails with a code, never panics.
+        for cut in [1usize, 17, 100, V1.len() / 2, V1.len() - 1] {
+            let _ = inspect(&V1[..cut]);
+            let _ = verify(&V1[..cut], &mut quiet());
+            let _ = db_state(&V1[..cut], None);
+        }
+        // Not a BRI data directory archive.
+        if let Err(e) = db_state(V1, None) {
+            assert!(
+                ["INVALID_INPUT", "ARCHIVE_CORRUPTED"].contains(&e.code),
+                "{e:?}"
+            );
+        }
+    }
 }
