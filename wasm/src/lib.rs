@@ -43,10 +43,10 @@ fn invalid(message: &str) -> JsValue {
 
 /// A time given as epoch milliseconds (number, bigint or digit string) or a date string
 /// (`Date.parse`: RFC 3339 / ISO 8601). `undefined`/`null`: none.
-fn time_arg(v: &JsValue, what: &str) -> Result<Option<u64>, JsValue> {
-    if v.is_undefined() || v.is_null() {
+fn time_arg(v: Option<JsValue>, what: &str) -> Result<Option<u64>, JsValue> {
+    let Some(v) = v.filter(|v| !v.is_undefined() && !v.is_null()) else {
         return Ok(None);
-    }
+    };
     let ms = if let Some(n) = v.as_f64() {
         n
     } else if v.is_bigint() {
@@ -73,8 +73,40 @@ fn time_arg(v: &JsValue, what: &str) -> Result<Option<u64>, JsValue> {
     Ok(Some(ms as u64))
 }
 
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** Errors thrown by every function: a JS Error with the stable code of the bri CLI and Node module. */
+export interface BriError extends Error {
+  code: "ARCHIVE_NOT_FOUND" | "ARCHIVE_CORRUPTED" | "REPAIR_IMPOSSIBLE" | "RESTORE_ERROR" | "TIMESTAMP_NOT_FOUND"
+    | "WAL_CHAIN_BROKEN" | "INVALID_INPUT" | "REMOTE_ERROR" | "CONFIG_ERROR" | "ENCRYPTION_KEY_REQUIRED" | "IO_ERROR";
+}
+/** `bri --json archive inspect` without `file`; `manifest` is manifest.json (FORMAT.md). */
+export interface InspectResult {
+  fileBytes: number; frames: number; dataRegionBytes: number; tarBytes: number;
+  manifest: { archiveId: string; name?: string; kind: string; createdAt: string; members: Array<{ path: string; size: number; compressedSize: number; firstFrame: number; frameCount: number; sha256: string; [k: string]: unknown }>; [k: string]: unknown };
+}
+export type OpenTailResult = { need: number } | { manifestStart: number; manifestEnd: number; frames: number };
+/** `bri --json archive verify` without `file`. */
+export interface VerifyResult {
+  archiveId: string | null; ok: boolean; state: "intact" | "repairable" | "beyondRepair";
+  parity: null | { state: string; stripes: Array<{ stripe: number; state: "intact" | "repairable" | "beyondRepair"; damagedData: number[]; damagedParity: number[]; headerDamaged: boolean; lost: unknown[] }>; [k: string]: unknown };
+  parityMessage: string | null; lostMembers: string[];
+  content: { ok: boolean; members?: Array<{ path: string; ok: boolean; problem?: string }>; problems: string[]; [k: string]: unknown };
+}
+/** `state` is the canonical form of `bri --json db state` (the fixtures' expected/*.json). */
+export interface DbStateResult {
+  at: number | null; source: "walReplay" | "snapshot"; appliedEntries: number; lastAppliedLine: number;
+  documentCount: number; collectionCount: number;
+  state: { documents: Record<string, unknown>; collections: Record<string, string[]> }; [k: string]: unknown;
+}
+export interface TimelineResult {
+  bucketMs: number; firstTimestamp: number | null; lastTimestamp: number | null; entries: number; corruptLines: number;
+  buckets: Array<{ start: number; count: number; actions: Record<string, number> }>;
+}
+"#;
+
 /// Manifest and layout of an archive (the shape of `bri --json archive inspect`).
-#[wasm_bindgen]
+#[wasm_bindgen(unchecked_return_type = "InspectResult")]
 pub fn inspect(bytes: &[u8]) -> Result<JsValue, JsValue> {
     out(ops::inspect(bytes))
 }
@@ -82,14 +114,21 @@ pub fn inspect(bytes: &[u8]) -> Result<JsValue, JsValue> {
 /// First step of reading an archive with range requests: give the file's length and its last
 /// bytes (`TAIL_HINT` = 64 KiB is enough for most files); returns `{need}` (fetch that many
 /// bytes from the end and call again) or `{manifestStart, manifestEnd, frames}`.
-#[wasm_bindgen(js_name = openTail)]
-pub fn open_tail(file_len: f64, tail: &[u8]) -> Result<JsValue, JsValue> {
+#[wasm_bindgen(js_name = openTail, unchecked_return_type = "OpenTailResult")]
+pub fn open_tail(
+    #[wasm_bindgen(js_name = fileLen)] file_len: f64,
+    tail: &[u8],
+) -> Result<JsValue, JsValue> {
     out(ops::open_tail(file_len as u64, tail))
 }
 
 /// Second step: the same result as `inspect`, from the tail and the manifest frame's bytes.
-#[wasm_bindgen(js_name = inspectTail)]
-pub fn inspect_tail(file_len: f64, tail: &[u8], manifest_frame: &[u8]) -> Result<JsValue, JsValue> {
+#[wasm_bindgen(js_name = inspectTail, unchecked_return_type = "InspectResult")]
+pub fn inspect_tail(
+    #[wasm_bindgen(js_name = fileLen)] file_len: f64,
+    tail: &[u8],
+    #[wasm_bindgen(js_name = manifestFrame)] manifest_frame: &[u8],
+) -> Result<JsValue, JsValue> {
     out(ops::inspect_tail(file_len as u64, tail, manifest_frame))
 }
 
@@ -101,7 +140,7 @@ pub fn tail_hint() -> u32 {
 
 /// Verify parity and content (the shape of `bri --json archive verify`). `progress`, if
 /// given, is called as `progress(phase, done, total)` with phase `"parity"` or `"content"`.
-#[wasm_bindgen]
+#[wasm_bindgen(unchecked_return_type = "VerifyResult")]
 pub fn verify(bytes: &[u8], progress: Option<js_sys::Function>) -> Result<JsValue, JsValue> {
     let mut cb = |phase: &str, done: f64, total: f64| {
         if let Some(f) = &progress {
@@ -130,16 +169,22 @@ pub fn extract(bytes: &[u8], member: &str) -> Result<Vec<u8>, JsValue> {
 
 /// The BRI database state at `atTimestamp` (epoch ms or RFC 3339; the end when omitted) of an
 /// archive of a BRI data directory. `.state` is the canonical form of `bri db state --json`.
-#[wasm_bindgen(js_name = dbState)]
-pub fn db_state(bytes: &[u8], at_timestamp: JsValue) -> Result<JsValue, JsValue> {
-    let at = time_arg(&at_timestamp, "atTimestamp")?;
+#[wasm_bindgen(js_name = dbState, unchecked_return_type = "DbStateResult")]
+pub fn db_state(
+    bytes: &[u8],
+    #[wasm_bindgen(js_name = atTimestamp)] at_timestamp: Option<JsValue>,
+) -> Result<JsValue, JsValue> {
+    let at = time_arg(at_timestamp, "atTimestamp")?;
     out(ops::db_state(bytes, at))
 }
 
 /// WAL entries per time bucket (`bucketMs`; an hour or a day when omitted).
-#[wasm_bindgen]
-pub fn timeline(bytes: &[u8], bucket_ms: JsValue) -> Result<JsValue, JsValue> {
-    let b = time_arg(&bucket_ms, "bucketMs")?;
+#[wasm_bindgen(unchecked_return_type = "TimelineResult")]
+pub fn timeline(
+    bytes: &[u8],
+    #[wasm_bindgen(js_name = bucketMs)] bucket_ms: Option<JsValue>,
+) -> Result<JsValue, JsValue> {
+    let b = time_arg(bucket_ms, "bucketMs")?;
     out(ops::timeline(bytes, b))
 }
 
