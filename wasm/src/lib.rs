@@ -169,13 +169,15 @@ pub fn extract(bytes: &[u8], member: &str) -> Result<Vec<u8>, JsValue> {
 
 /// The BRI database state at `atTimestamp` (epoch ms or RFC 3339; the end when omitted) of an
 /// archive of a BRI data directory. `.state` is the canonical form of `bri db state --json`.
+/// `key`: the 64 hex characters of `BRI_ENCRYPTION_KEY`, for encrypted databases.
 #[wasm_bindgen(js_name = dbState, unchecked_return_type = "DbStateResult")]
 pub fn db_state(
     bytes: &[u8],
     #[wasm_bindgen(js_name = atTimestamp)] at_timestamp: Option<JsValue>,
+    key: Option<String>,
 ) -> Result<JsValue, JsValue> {
     let at = time_arg(at_timestamp, "atTimestamp")?;
-    out(ops::db_state(bytes, at))
+    out(ops::db_state(bytes, at, key.as_deref()))
 }
 
 /// WAL entries per time bucket (`bucketMs`; an hour or a day when omitted).

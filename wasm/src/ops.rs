@@ -5,7 +5,7 @@
 //! same answer in the browser and on the command line (checked by `wasm/tests/crosscheck.test.mjs`).
 
 use bri_core::bri::wal::{parse_entry, split_line, LineShape, LineSplitter};
-use bri_core::bri::{read_snapshot, ReplayOptions, State, WalEngine, WalOutcome};
+use bri_core::bri::{read_snapshot, Key, ReplayOptions, State, WalEngine, WalOutcome};
 use bri_core::codec::{Codec, PureZstd};
 use bri_core::manifest::{Manifest, MAX_MANIFEST};
 use bri_core::parity::{self, CopyState, OverallState};
@@ -313,8 +313,13 @@ fn bri_members(file: &[u8]) -> OpResult<BriMembers> {
     Ok(out)
 }
 
-fn replay(b: &BriMembers, initial: State, opts: ReplayOptions) -> OpResult<WalOutcome> {
-    let mut e = WalEngine::new(initial, opts, None);
+fn replay(
+    b: &BriMembers,
+    initial: State,
+    opts: ReplayOptions,
+    key: Option<&Key>,
+) -> OpResult<WalOutcome> {
+    let mut e = WalEngine::new(initial, opts, key.cloned());
     for (name, bytes) in &b.segments {
         e.begin_segment(name)?;
         for chunk in bytes.chunks(1 << 20) {
@@ -329,19 +334,26 @@ fn replay(b: &BriMembers, initial: State, opts: ReplayOptions) -> OpResult<WalOu
 /// `bri db state --at` computes it for the archived data directory: WAL replay when the WAL is
 /// complete from line 1, else `snapshot.jss` (+ `cold/`) and the lines after its `walLine`.
 /// `state` is the canonical form (that of the fixtures' `expected/*.json`).
-pub fn db_state(file: &[u8], at: Option<u64>) -> OpResult<Value> {
+///
+/// `key_hex`: the 64 hex characters of `BRI_ENCRYPTION_KEY`, for encrypted databases.
+pub fn db_state(file: &[u8], at: Option<u64>, key_hex: Option<&str>) -> OpResult<Value> {
+    let key = key_hex
+        .filter(|k| !k.trim().is_empty())
+        .map(|k| Key::from_hex(k.as_bytes()))
+        .transpose()?;
+    let key = key.as_ref();
     let b = bri_members(file)?;
     let wal_opts = ReplayOptions {
         until_time: at,
         ..Default::default()
     };
-    let out = replay(&b, State::new(), wal_opts.clone())?;
+    let out = replay(&b, State::new(), wal_opts.clone(), key)?;
     let complete = out.chain.complete_from_line_1 == Some(true);
     let no_wal = out.stats.total_entries == 0;
     let (out, source, snap_info) = if (complete && !no_wal) || b.snapshot.is_none() {
         (out, "walReplay", Value::Null)
     } else {
-        let snap = read_snapshot(b.snapshot.as_deref().unwrap_or_default(), None)?;
+        let snap = read_snapshot(b.snapshot.as_deref().unwrap_or_default(), key)?;
         if let (Some(t), Some(st)) = (at, snap.timestamp) {
             if t < st {
                 return Err(OpError::new(
@@ -361,6 +373,7 @@ pub fn db_state(file: &[u8], at: Option<u64>) -> OpResult<Value> {
                 after_line: snap.wal_line,
                 ..wal_opts
             },
+            key,
         )?;
         (
             out,
@@ -542,10 +555,10 @@ mod tests {
         for cut in [1usize, 17, 100, V1.len() / 2, V1.len() - 1] {
             let _ = inspect(&V1[..cut]);
             let _ = verify(&V1[..cut], &mut quiet());
-            let _ = db_state(&V1[..cut], None);
+            let _ = db_state(&V1[..cut], None, None);
         }
         // Not a BRI data directory archive.
-        if let Err(e) = db_state(V1, None) {
+        if let Err(e) = db_state(V1, None, None) {
             assert!(
                 ["INVALID_INPUT", "ARCHIVE_CORRUPTED"].contains(&e.code),
                 "{e:?}"

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startServer } from '../serve.mjs';
-import { WASM_DIR, bri, corruptCopy, expected, makeArchive, pitrTimes, tmpDir } from './helpers.mjs';
+import { FIXTURES, WASM_DIR, bri, corruptCopy, expected, makeArchive, pitrTimes, tmpDir } from './helpers.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const OUT = path.join(WASM_DIR, 'test-output');
@@ -24,6 +24,7 @@ const damaged = path.join(files, 'multiseg-damaged.bri.zst');
   const info = bri('archive', 'inspect', multiseg).json;
   corruptCopy(multiseg, damaged, Math.floor(info.dataRegionBytes / 3), 200);
 }
+const encrypted = makeArchive('encrypted', files);
 const garbage = path.join(files, 'garbage.bri.zst');
 fs.writeFileSync(garbage, Buffer.alloc(5000, 0x41));
 
@@ -187,5 +188,24 @@ test('a file that is not an archive shows the error code', async () => {
   // The page still works afterwards.
   await openLocal(basic);
   await page.waitForSelector('#verify-state.intact', { timeout: 60000 });
+  assert.equal(await page.isHidden('#error'), true);
+});
+
+test('encrypted database: the documents need the key; with it they are the expected ones', async () => {
+  await openLocal(encrypted);
+  await page.waitForSelector('#verify-state.intact', { timeout: 60000 });
+  await waitIdle();
+  const t = pitrTimes('encrypted').at(-1);
+  const want = expected('encrypted', `pitr/${t}.json`);
+  await page.fill('#key', '');
+  await page.fill('#at', String(t));
+  await page.click('#show-state');
+  await page.waitForSelector('#error:not([hidden])');
+  assert.equal(await page.getAttribute('#error', 'data-code'), 'ENCRYPTION_KEY_REQUIRED');
+  await page.fill('#key', fs.readFileSync(path.join(FIXTURES, 'encrypted', 'key.hex'), 'utf8').trim());
+  await page.click('#show-state');
+  await page.waitForFunction((n) => document.querySelector('#doc-count').dataset.count === String(n), Object.keys(want.documents).length);
+  const keys = await page.$$eval('#documents tbody tr', (trs) => trs.map((tr) => tr.dataset.key));
+  assert.deepEqual(keys, Object.keys(want.documents).slice(0, 500));
   assert.equal(await page.isHidden('#error'), true);
 });

@@ -372,7 +372,7 @@ async function showState() {
   const raw = $('#at').value.trim();
   const at = raw === '' ? null : /^\d+$/.test(raw) ? Number(raw) : raw;
   try {
-    const r = await call('dbState', at, 'computing the state');
+    const r = await call('dbState', { at, key: $('#key').value.trim() || null }, 'computing the state');
     shownState = r;
     renderState();
   } catch (e) {

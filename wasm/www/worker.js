@@ -113,8 +113,8 @@ const ops = {
   async timeline(bucketMs, id) {
     return bri.timeline(await ensureBytes(id), bucketMs ?? undefined);
   },
-  async dbState(at, id) {
-    return bri.dbState(await ensureBytes(id), at ?? undefined);
+  async dbState({ at, key }, id) {
+    return bri.dbState(await ensureBytes(id), at ?? undefined, key || undefined);
   },
   async extract(member, id) {
     const out = bri.extract(await ensureBytes(id), member);
