@@ -169,7 +169,7 @@ pub enum ArchiveCommand {
     Inspect(FileArg),
     /// Check parity stripes, every frame and member checksum; exit 0 intact, 3 damaged but
     /// repairable, 4 beyond repair.
-    Verify(FileArg),
+    Verify(VerifyArgs),
     /// Extract every member into a directory (never writes outside it).
     Extract(ExtractArgs),
     /// Rebuild a damaged archive from its parity, byte-identical to the original.
@@ -251,6 +251,17 @@ pub struct CreateFilesArgs {
     /// Skip re-reading and verifying the archive before it is given its final name.
     #[arg(long)]
     pub no_verify: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The archive file (or an archive id in the store).
+    pub file: PathBuf,
+    /// Check only the parity layer: every byte of the file against its shard hash, the index
+    /// copies and the seek table, without decompressing (a fast scrub). Archives without
+    /// parity are always checked in full.
+    #[arg(long)]
+    pub quick: bool,
 }
 
 #[derive(Debug, Args)]

@@ -72,7 +72,8 @@ fn resolve_ids(
 ) -> Result<(), CliError> {
     use args::ArchiveCommand as A;
     let file = match cmd {
-        A::Inspect(a) | A::Verify(a) => &mut a.file,
+        A::Inspect(a) => &mut a.file,
+        A::Verify(a) => &mut a.file,
         A::Repair(a) => &mut a.file,
         A::Extract(a) => &mut a.file,
         _ => return Ok(()),

@@ -296,6 +296,24 @@ fn verify_names_the_damaged_member_and_repair_restores_it() {
     );
     let human = bri(&["archive", "verify", bad.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&human.stdout).contains("repairable"));
+    // --quick checks every byte against the parity shard hashes without decompressing.
+    let q = bri(&[
+        "archive",
+        "verify",
+        "--quick",
+        bad.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(q.status.code(), Some(3));
+    let qv = json(&q);
+    assert_eq!(qv["quick"], true);
+    assert_eq!(qv["content"]["bytesDecoded"], 0);
+    assert_eq!(
+        bri(&["archive", "verify", "--quick", arc.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
     // Extraction of damaged data stops with ARCHIVE_CORRUPTED, and writes no damaged file.
     let x = d.join("x");
     let o = bri(&[

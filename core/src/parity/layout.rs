@@ -15,6 +15,9 @@ const CHOSEN_MIN_SHARD: u64 = 512;
 const CHOSEN_MAX_SHARD: u64 = 256 << 10;
 /// Burst every stripe should survive when `m` allows (a disk sector of 4 KiB).
 const BURST_FLOOR: usize = 4096;
+/// Stripes [`ParityLayout::choose`] aims for (the shard size is cut to get them, down to
+/// the minimum shard size).
+const CHOSEN_STRIPES: u64 = 8;
 /// Data shards per stripe chosen automatically (reduced when `k + m` would exceed 256).
 const CHOSEN_K: u32 = 200;
 
@@ -57,7 +60,11 @@ impl ParityLayout {
             k -= 1;
             m = (k * p).div_ceil(100);
         }
-        let per_shard = size_hint.div_ceil(u64::from(k)).max(1);
+        // Aim for about CHOSEN_STRIPES stripes rather than one: each stripe rebuilds up to m
+        // shards, so spreading the archive over several stripes lets scattered damage (bit
+        // rot in many places) be repaired, while a shard stays large enough for one 4 KiB
+        // burst to touch at most two shards.
+        let per_shard = size_hint.div_ceil(u64::from(k) * CHOSEN_STRIPES).max(1);
         let shard = per_shard
             .checked_next_power_of_two()
             .unwrap_or(CHOSEN_MAX_SHARD)
@@ -169,10 +176,11 @@ mod tests {
         assert_eq!(small.shard_size, 512);
         let tiny = ParityLayout::choose(0, 10).unwrap().unwrap();
         assert_eq!(tiny.shard_size, 512);
+        // About 8 stripes: 50 MiB / (200 x 8) -> 32 KiB shards, 10 MiB -> 8 KiB.
         let mid = ParityLayout::choose(50 << 20, 10).unwrap().unwrap();
-        assert_eq!(mid.shard_size, 256 << 10);
+        assert_eq!(mid.shard_size, 32 << 10);
         let mid = ParityLayout::choose(10 << 20, 10).unwrap().unwrap();
-        assert_eq!(mid.shard_size, 64 << 10);
+        assert_eq!(mid.shard_size, 8 << 10);
     }
 
     #[test]
