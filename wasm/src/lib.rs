@@ -132,6 +132,21 @@ pub fn inspect_tail(
     out(ops::inspect_tail(file_len as u64, tail, manifest_frame))
 }
 
+/// For range reads: `[{path, start, end}]`, the file bytes of each member's frames. A buffer of
+/// the file's length holding the tail, the manifest frame and the ranges of some members is
+/// enough for `extract`, `dbState` and `timeline` on those members.
+#[wasm_bindgen(
+    js_name = memberRanges,
+    unchecked_return_type = "Array<{ path: string; start: number; end: number }>"
+)]
+pub fn member_ranges(
+    #[wasm_bindgen(js_name = fileLen)] file_len: f64,
+    tail: &[u8],
+    #[wasm_bindgen(js_name = manifestFrame)] manifest_frame: &[u8],
+) -> Result<JsValue, JsValue> {
+    out(ops::member_ranges(file_len as u64, tail, manifest_frame))
+}
+
 /// How many bytes from the end to read first.
 #[wasm_bindgen(js_name = tailHint)]
 pub fn tail_hint() -> u32 {

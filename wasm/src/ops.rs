@@ -152,6 +152,46 @@ pub fn inspect_tail(file_len: u64, tail: &[u8], manifest_frame: &[u8]) -> OpResu
     Ok(inspect_value(file_len, &index, &m))
 }
 
+/// For range reads: the file bytes holding each member's frames, `[{path, start, end}]` (end
+/// exclusive; empty members and directories have `start == end`), from the tail and the
+/// manifest frame. A buffer of the file's length holding only the tail, the manifest frame and
+/// some members' ranges is enough for [`extract`], [`db_state`] and [`timeline`] on those members.
+pub fn member_ranges(file_len: u64, tail: &[u8], manifest_frame: &[u8]) -> OpResult<Value> {
+    let index = match ArchiveIndex::open(file_len, tail)? {
+        Tail::Index(i) => i,
+        Tail::Need { bytes_from_end } => {
+            return Err(OpError::new(
+                ErrorCode::InvalidInput,
+                format!("give the last {bytes_from_end} bytes of the file"),
+            ))
+        }
+    };
+    let m = index.read_manifest(manifest_frame, codec())?;
+    let v: Vec<Value> = m
+        .members
+        .iter()
+        .map(|e| {
+            let end = u64::from(e.first_frame) + u64::from(e.frame_count);
+            if end > index.frames.len() as u64 {
+                return Err(OpError::new(
+                    ErrorCode::ArchiveCorrupted,
+                    format!(
+                        "archive is corrupted: the manifest places {:?} past the last frame",
+                        e.path
+                    ),
+                ));
+            }
+            let r = if e.frame_count == 0 {
+                0..0
+            } else {
+                index.member_range(e)
+            };
+            Ok(json!({"path": e.path, "start": r.start, "end": r.end}))
+        })
+        .collect::<OpResult<_>>()?;
+    Ok(Value::Array(v))
+}
+
 /// Progress of a long operation: (phase, done, total).
 pub type Progress<'a> = &'a mut dyn FnMut(&str, f64, f64);
 

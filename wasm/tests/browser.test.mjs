@@ -163,7 +163,7 @@ test('damaged copy: the damaged stripe is shown, repair downloads the original b
   assert.ok(fs.readFileSync(saved).equals(fs.readFileSync(multiseg)), 'repaired download is byte-identical to the original');
 });
 
-test('open by URL: manifest from the tail with Range requests only; verify then downloads', async () => {
+test('open by URL: manifest from the tail, documents and timeline from the needed frames, all with Range requests; verify then downloads', async () => {
   requests.length = 0;
   const size = fs.statSync(multiseg).size;
   await page.fill('#url', `${base}files/${path.basename(multiseg)}`);
@@ -177,6 +177,20 @@ test('open by URL: manifest from the tail with Range requests only; verify then 
   assert.match(fetched, /Range requests/);
   assert.ok(size > 65536 * 2, 'archive larger than the tail read');
   assert.equal(await page.textContent('#verify-state'), 'not verified');
+  // The documents at a time: only the BRI members' frames are fetched, with Range requests.
+  const t = pitrTimes('multiseg')[1];
+  const want = expected('multiseg', `pitr/${t}.json`);
+  await page.fill('#search', '');
+  await page.fill('#key', '');
+  await page.fill('#at', String(t));
+  await page.click('#show-state');
+  await page.waitForFunction((n) => document.querySelector('#doc-count').dataset.count === String(n), Object.keys(want.documents).length);
+  const keys = await page.$$eval('#documents tbody tr', (trs) => trs.map((tr) => tr.dataset.key));
+  assert.deepEqual(keys, Object.keys(want.documents).slice(0, 500));
+  await page.click('#load-timeline');
+  await page.waitForFunction((n) => document.querySelector('#timeline-range').dataset.entries === String(n), expected('multiseg', 'wal-stats.json').totalEntries);
+  const after = requests.filter((r) => r.url.startsWith('/files/'));
+  assert.ok(after.every((r) => r.range), `only Range requests before verify: ${JSON.stringify(after)}`);
   await page.click('#verify');
   await page.waitForSelector('#verify-state.intact', { timeout: 60000 });
 });

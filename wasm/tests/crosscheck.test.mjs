@@ -212,3 +212,33 @@ test('encrypted database: dbState needs the key, and with it equals the oracle a
   // Timestamps are readable without the key: the timeline works.
   assert.equal(wasm.timeline(bytes).entries, expected('encrypted', 'wal-stats.json').totalEntries);
 });
+
+test('memberRanges: a buffer with only the tail, the manifest and the BRI members gives the same dbState', () => {
+  const bytes = fs.readFileSync(archives.multiseg);
+  const len = bytes.length;
+  const tail = bytes.subarray(len - Math.min(len, wasm.tailHint()));
+  const r = wasm.openTail(len, tail);
+  const manifest = bytes.subarray(r.manifestStart, r.manifestEnd);
+  const ranges = wasm.memberRanges(len, tail, manifest);
+  const info = wasm.inspect(bytes);
+  assert.deepEqual(ranges.map((m) => m.path), info.manifest.members.map((m) => m.path));
+  const sparse = new Uint8Array(len);
+  sparse.set(tail, len - tail.length);
+  sparse.set(manifest, r.manifestStart);
+  let copied = 0;
+  for (const m of ranges) {
+    if (m.path.startsWith('wal/') || m.path.startsWith('cold/') || m.path === 'snapshot.jss') {
+      sparse.set(bytes.subarray(m.start, m.end), m.start);
+      copied += m.end - m.start;
+    }
+  }
+  assert.ok(copied < len);
+  const t = pitrTimes('multiseg')[0];
+  assert.deepEqual(wasm.dbState(sparse, t).state, wasm.dbState(bytes, t).state);
+  assert.deepEqual(wasm.timeline(sparse), wasm.timeline(bytes));
+  // A member whose frames are missing is reported, not invented.
+  const wal = ranges.find((m) => m.path.startsWith('wal/') && m.end > m.start && m.end < len - tail.length);
+  const holed = sparse.slice();
+  holed.fill(0, wal.start, wal.end);
+  assert.equal(codeOf(() => wasm.extract(holed, wal.path)), 'ARCHIVE_CORRUPTED');
+});

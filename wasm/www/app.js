@@ -197,6 +197,9 @@ function renderArchive() {
   $('#collections').replaceChildren();
   $('#documents tbody').replaceChildren();
   $('#doc-count').textContent = '';
+  delete $('#doc-count').dataset.count;
+  delete $('#timeline-range').dataset.entries;
+  shownState = null;
   $('#state-summary').textContent = '';
   document.body.dataset.archive = m.archiveId;
 }
@@ -361,6 +364,7 @@ function renderTimeline(t) {
   box.append(s);
 }
 $('#bucket').addEventListener('change', loadTimeline);
+$('#load-timeline').addEventListener('click', loadTimeline);
 
 // ---- documents at a time ---------------------------------------------------------------
 

@@ -65,8 +65,47 @@ async function openUrl(url) {
   } else {
     ({ buf: manifest } = await rangeGet(url, `bytes=${r.manifestStart}-${r.manifestEnd - 1}`));
   }
-  remote = { url, len };
+  remote = { url, len, tail, manifest, ranges: bri.memberRanges(len, tail, manifest), sparse: null, have: new Set() };
   return { inspect: bri.inspectTail(len, tail, manifest), remote: { url, len, ...stats, rangeSupported: true } };
+}
+
+const isBriMember = (p) => p === 'snapshot.jss' || p.startsWith('wal/') || p.startsWith('cold/');
+
+/**
+ * URL mode without the whole file: a buffer of the file's length holding the tail, the manifest
+ * frame and the frames of the members `want(path)` selects, fetched with Range requests
+ * (adjacent ranges merged). Enough for dbState, timeline and extract of those members.
+ */
+async function sparseBytes(id, want) {
+  await ready;
+  if (bytes) return bytes;
+  if (!remote || !remote.ranges) return ensureBytes(id);
+  const r = remote;
+  if (!r.sparse) {
+    r.sparse = new Uint8Array(r.len);
+    r.sparse.set(r.tail, r.len - r.tail.length);
+  }
+  const need = r.ranges.filter((m) => want(m.path) && m.end > m.start && !r.have.has(m.path)).sort((a, b) => a.start - b.start);
+  const merged = [];
+  for (const m of need) {
+    const last = merged[merged.length - 1];
+    if (last && m.start <= last.end + 65536) last.end = Math.max(last.end, m.end);
+    else merged.push({ start: m.start, end: m.end });
+  }
+  const total = merged.reduce((a, m) => a + m.end - m.start, 0);
+  const report = progressFor(id, 'download');
+  let done = 0;
+  for (const m of merged) {
+    const { buf } = await rangeGet(r.url, `bytes=${m.start}-${m.end - 1}`);
+    r.sparse.set(buf.subarray(0, m.end - m.start), m.start);
+    done += m.end - m.start;
+    report('download', done, total);
+  }
+  for (const m of need) r.have.add(m.path);
+  // The manifest frame last: the tail may not cover it.
+  const mr = bri.openTail(r.len, r.tail);
+  r.sparse.set(r.manifest, mr.manifestStart);
+  return r.sparse;
 }
 
 async function ensureBytes(id) {
@@ -111,13 +150,16 @@ const ops = {
     return { bytes: fixed, transfer: [fixed.buffer] };
   },
   async timeline(bucketMs, id) {
-    return bri.timeline(await ensureBytes(id), bucketMs ?? undefined);
+    return bri.timeline(await sparseBytes(id, isBriMember), bucketMs ?? undefined);
   },
   async dbState({ at, key }, id) {
-    return bri.dbState(await ensureBytes(id), at ?? undefined, key || undefined);
+    return bri.dbState(await sparseBytes(id, isBriMember), at ?? undefined, key || undefined);
   },
   async extract(member, id) {
-    const out = bri.extract(await ensureBytes(id), member);
+    const r = remote && remote.ranges && remote.ranges.find((m) => m.path === member);
+    // Links and empty members: their content lives elsewhere; read the whole file.
+    const b = r && r.end > r.start ? await sparseBytes(id, (p) => p === member) : await ensureBytes(id);
+    const out = bri.extract(b, member);
     return { bytes: out, transfer: [out.buffer] };
   },
   async stats() {
