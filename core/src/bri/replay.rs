@@ -13,10 +13,10 @@
 
 use super::chain::{BrokenLink, ChainVerifier};
 use super::crypto::{decrypt_entry, looks_like_ciphertext, Key};
-use super::state::State;
+use super::state::{State, WorkState};
 use super::wal::{
-    count_u2028_u2029, parse_entry, split_line, LineShape, LineSplitter, RawLine,
-    DEFAULT_MAX_LINE_BYTES,
+    count_u2028_u2029, parse_entry, parse_entry_fast, split_line, Action, LineShape, LineSplitter,
+    Op, OpRef, RawLine, DEFAULT_MAX_LINE_BYTES,
 };
 use super::BriError;
 use serde::Serialize;
@@ -224,8 +224,14 @@ pub struct WalEngine {
     key: Option<Key>,
     splitter: LineSplitter,
     chain: ChainVerifier,
-    state: State,
+    /// The state being built (hash buckets; ordered again by `finish`).
+    work: WorkState,
     stats: WalStats,
+    /// Entries per known action (in [`Action::ALL`] order), merged into `stats.actions` by
+    /// `finish` (no map lookup or allocation per line).
+    action_counts: [u64; 5],
+    /// Reused by the fast entry parser for strings with escapes.
+    scratch: String,
     seg: Option<SegmentStats>,
     /// Entries per timestamp (ordered map: no hash state, no flooding). Runs of one timestamp
     /// are counted in `ts_run` first, so the map is touched once per run.
@@ -267,8 +273,10 @@ impl WalEngine {
             opts,
             key,
             chain,
-            state: initial,
+            work: WorkState::from_state(initial),
             stats: WalStats::default(),
+            action_counts: [0; 5],
+            scratch: String::new(),
             seg: None,
             ts_counts: BTreeMap::new(),
             ts_run: None,
@@ -291,9 +299,10 @@ impl WalEngine {
         }
     }
 
-    /// The state so far.
-    pub fn state(&self) -> &State {
-        &self.state
+    /// A copy of the state so far (replay keeps it in an unordered working form; `finish`
+    /// hands it over without copying).
+    pub fn state(&self) -> State {
+        self.work.to_state()
     }
 
     /// Number of the last line seen.
@@ -386,6 +395,14 @@ impl WalEngine {
 
     /// One line as the chosen runtime's reader sees it.
     fn on_runtime_line(&mut self, line: RawLine<'_>) -> Result<(), BriError> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let r = self.on_line_with(line, &mut scratch);
+        self.scratch = scratch;
+        r
+    }
+
+    /// [`Self::on_runtime_line`] with the buffer the fast entry parser decodes into.
+    fn on_line_with(&mut self, line: RawLine<'_>, scratch: &mut String) -> Result<(), BriError> {
         let seg = self.seg.get_or_insert_with(SegmentStats::default);
         seg.physical_lines += 1;
         seg.first_line.get_or_insert(line.number);
@@ -467,13 +484,18 @@ impl WalEngine {
             Some(fields.payload)
         };
 
+        // The fast path reads the shape BRI writes without building anything; anything else
+        // goes through the general parser, which has the final word.
         let entry = match plaintext {
-            Some(p) => match parse_entry(p) {
-                Ok(e) => Some(e),
-                Err(reason) => {
-                    self.corrupt(&line, reason);
-                    return Ok(());
-                }
+            Some(p) => match parse_entry_fast(p, scratch) {
+                Some(e) => Some(Parsed::Fast(e.op, e.has_txn)),
+                None => match parse_entry(p) {
+                    Ok(e) => Some(Parsed::Full(e.op, e.has_txn)),
+                    Err(reason) => {
+                        self.corrupt(&line, reason);
+                        return Ok(());
+                    }
+                },
             },
             None => {
                 // Encrypted, no key: readable as far as timestamps and pointers go.
@@ -539,25 +561,52 @@ impl WalEngine {
         self.first_entry_seen = true;
 
         if let Some(entry) = entry {
-            *self
-                .stats
-                .actions
-                .entry(entry.op.action().to_owned())
-                .or_default() += 1;
-            if entry.has_txn {
+            let has_txn = match &entry {
+                Parsed::Fast(_, t) | Parsed::Full(_, t) => *t,
+            };
+            if has_txn {
                 self.stats.entries_with_txn_field += 1;
             }
-            if let super::wal::Op::Unknown { action } = &entry.op {
-                *self.unknown.entry(action.clone()).or_default() += 1;
+            match &entry {
+                Parsed::Fast(op, _) => match op.action() {
+                    Some(a) => self.action_counts[a as usize] += 1,
+                    None => {
+                        if let OpRef::Unknown { action } = op {
+                            self.count_unknown(action);
+                        }
+                    }
+                },
+                Parsed::Full(op, _) => match op {
+                    Op::Set { .. } => self.action_counts[Action::Set as usize] += 1,
+                    Op::Delete { .. } => self.action_counts[Action::Delete as usize] += 1,
+                    Op::Rename { .. } => self.action_counts[Action::Rename as usize] += 1,
+                    Op::SAdd { .. } => self.action_counts[Action::SAdd as usize] += 1,
+                    Op::SRem { .. } => self.action_counts[Action::SRem as usize] += 1,
+                    Op::Unknown { action } => self.count_unknown(action),
+                },
             }
             if wants_apply {
-                self.state.apply_owned(entry.op);
+                match entry {
+                    Parsed::Fast(op, _) => self.work.apply_ref(&op),
+                    Parsed::Full(op, _) => self.work.apply_owned(op),
+                }
                 self.applied += 1;
                 self.last_applied_line = line.number;
                 self.last_applied_ts = Some(fields.timestamp);
             }
         }
         Ok(())
+    }
+
+    fn count_unknown(&mut self, action: &str) {
+        for map in [&mut self.stats.actions, &mut self.unknown] {
+            match map.get_mut(action) {
+                Some(n) => *n += 1,
+                None => {
+                    map.insert(action.to_owned(), 1);
+                }
+            }
+        }
     }
 
     fn corrupt(&mut self, line: &RawLine<'_>, reason: String) {
@@ -623,6 +672,12 @@ impl WalEngine {
             *self.ts_counts.entry(ts).or_default() += n;
         }
         let mut stats = self.stats;
+        for a in Action::ALL {
+            let n = self.action_counts[a as usize];
+            if n > 0 {
+                *stats.actions.entry(a.name().to_owned()).or_default() += n;
+            }
+        }
         stats.segment_count = stats.segments.len() as u64;
         stats.lines_as_counted_under_bun = match self.opts.line_breaks {
             LineBreaks::Node => stats.total_physical_lines + stats.raw_u2028_u2029_chars,
@@ -650,7 +705,7 @@ impl WalEngine {
             },
         };
         Ok(WalOutcome {
-            state: self.state,
+            state: self.work.into_state(),
             stats,
             chain,
             torn_tail: self.last_line_unreadable_unterminated,
@@ -671,6 +726,12 @@ impl ChainReport {
             found: b.found.clone(),
         })
     }
+}
+
+/// A decoded entry: borrowed from the line (fast path) or parsed in full (with its `txn` flag).
+enum Parsed<'a> {
+    Fast(OpRef<'a>, bool),
+    Full(Op, bool),
 }
 
 /// Split at every raw U+2028/U+2029 (UTF-8 `E2 80 A8`/`E2 80 A9`), dropping the separators.

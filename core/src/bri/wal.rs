@@ -139,23 +139,11 @@ fn memchr_nl(b: &[u8]) -> Option<usize> {
     find_byte(b, b'\n')
 }
 
-/// Position of the first `needle` in `hay`, eight bytes at a time (portable SWAR; no `memchr`
-/// dependency, works on wasm).
+/// Position of the first `needle` in `hay` (the `memchr` crate: SIMD where the target has
+/// it, a portable word-at-a-time loop elsewhere, wasm included).
+#[inline]
 pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let pat = LO.wrapping_mul(needle as u64);
-    let mut i = 0;
-    while i + 8 <= hay.len() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&hay[i..i + 8]);
-        let x = u64::from_le_bytes(w) ^ pat;
-        if (x.wrapping_sub(LO) & !x & HI) != 0 {
-            break;
-        }
-        i += 8;
-    }
-    hay[i..].iter().position(|&c| c == needle).map(|p| p + i)
+    memchr::memchr(needle, hay)
 }
 
 /// The three fields of a line, before the entry is decoded.
@@ -397,6 +385,400 @@ pub fn parse_entry(json: &str) -> Result<Entry, String> {
     })
 }
 
+fn hex4(h: &[u8]) -> Option<u32> {
+    let mut v = 0u32;
+    for &c in h {
+        v = v * 16 + (c as char).to_digit(16)?;
+    }
+    Some(v)
+}
+
+/// The known actions, for counting without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Set,
+    Delete,
+    Rename,
+    SAdd,
+    SRem,
+}
+
+impl Action {
+    pub const ALL: [Action; 5] = [
+        Action::Set,
+        Action::Delete,
+        Action::Rename,
+        Action::SAdd,
+        Action::SRem,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Set => "SET",
+            Action::Delete => "DELETE",
+            Action::Rename => "RENAME",
+            Action::SAdd => "SADD",
+            Action::SRem => "SREM",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<Action> {
+        Some(match s {
+            "SET" => Action::Set,
+            "DELETE" => Action::Delete,
+            "RENAME" => Action::Rename,
+            "SADD" => Action::SAdd,
+            "SREM" => Action::SRem,
+            _ => return None,
+        })
+    }
+}
+
+/// A borrowed operation from [`parse_entry_fast`]: the same operation [`parse_entry`] gives,
+/// its strings decoded (borrowed from the line, or from the caller's scratch buffer when they
+/// had escapes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpRef<'a> {
+    Set { target: &'a str, value: &'a str },
+    Delete { target: &'a str },
+    Rename { old_key: &'a str, target: &'a str },
+    SAdd { target: &'a str, member: &'a str },
+    SRem { target: &'a str, member: &'a str },
+    Unknown { action: &'a str },
+}
+
+impl OpRef<'_> {
+    /// The known action, `None` for an unknown one.
+    pub fn action(&self) -> Option<Action> {
+        Some(match self {
+            OpRef::Set { .. } => Action::Set,
+            OpRef::Delete { .. } => Action::Delete,
+            OpRef::Rename { .. } => Action::Rename,
+            OpRef::SAdd { .. } => Action::SAdd,
+            OpRef::SRem { .. } => Action::SRem,
+            OpRef::Unknown { .. } => return None,
+        })
+    }
+
+    /// The owned [`Op`] (what [`parse_entry`] returns for the same text).
+    pub fn to_op(&self) -> Op {
+        let s = |x: &str| x.to_owned();
+        match *self {
+            OpRef::Set { target, value } => Op::Set {
+                target: s(target),
+                value: s(value),
+            },
+            OpRef::Delete { target } => Op::Delete { target: s(target) },
+            OpRef::Rename { old_key, target } => Op::Rename {
+                old_key: s(old_key),
+                target: s(target),
+            },
+            OpRef::SAdd { target, member } => Op::SAdd {
+                target: s(target),
+                member: s(member),
+            },
+            OpRef::SRem { target, member } => Op::SRem {
+                target: s(target),
+                member: s(member),
+            },
+            OpRef::Unknown { action } => Op::Unknown {
+                action: action.to_owned(),
+            },
+        }
+    }
+}
+
+/// The character a JSON escape at `b[i]` (a backslash) stands for, and the escape's length.
+/// `None` for invalid escapes and for surrogate escapes (left to the general parser).
+#[inline]
+fn escape_at(b: &[u8], i: usize) -> Option<(char, usize)> {
+    Some(match *b.get(i + 1)? {
+        b'"' => ('"', 2),
+        b'\\' => ('\\', 2),
+        b'/' => ('/', 2),
+        b'b' => ('\u{8}', 2),
+        b'f' => ('\u{c}', 2),
+        b'n' => ('\n', 2),
+        b'r' => ('\r', 2),
+        b't' => ('\t', 2),
+        b'u' => {
+            let v = hex4(b.get(i + 2..i + 6)?)?;
+            if (0xD800..0xE000).contains(&v) {
+                return None;
+            }
+            (char::from_u32(v)?, 6)
+        }
+        _ => return None,
+    })
+}
+
+/// Index of the first `"` or `\` in `b` at or after `i` (`b.len()` when none), eight bytes
+/// at a time.
+#[inline]
+fn next_quote_or_backslash(b: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const QUOTE: u64 = LO * b'"' as u64;
+    const BACKSLASH: u64 = LO * b'\\' as u64;
+    while let Some(w) = b.get(i..i + 8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let w = u64::from_le_bytes(a);
+        let (x, y) = (w ^ QUOTE, w ^ BACKSLASH);
+        // High bit set in the byte of the first zero of x or y (later bytes may be false
+        // positives; the lowest one is exact).
+        let m = (x.wrapping_sub(LO) & !x | y.wrapping_sub(LO) & !y) & HI;
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Where a string field of an entry is: in the line (no escapes) or decoded in the scratch
+/// buffer.
+#[derive(Clone, Copy)]
+enum Span {
+    Line(usize, usize),
+    Scratch(usize, usize),
+}
+
+/// Read the JSON string whose opening quote is at `b[i - 1]`, decoding it into `out` in the
+/// same pass when it has escapes: the index of the closing quote and where the text is.
+fn read_string(json: &str, i: usize, out: &mut String) -> Option<(usize, Span)> {
+    let b = json.as_bytes();
+    let mut j = next_quote_or_backslash(b, i);
+    if *b.get(j)? == b'"' {
+        return Some((j, Span::Line(i, j)));
+    }
+    let from = out.len();
+    let mut start = i;
+    loop {
+        // `start` and `j` are at ASCII bytes: char boundaries.
+        out.push_str(json.get(start..j)?);
+        if *b.get(j)? == b'"' {
+            return Some((j, Span::Scratch(from, out.len())));
+        }
+        let (c, len) = escape_at(b, j)?;
+        out.push(c);
+        start = j + len;
+        j = next_quote_or_backslash(b, start);
+    }
+}
+
+/// Scan a JSON string whose opening quote is at `b[i - 1]`: the index of its closing quote and
+/// whether it has escapes. `None` (let the general parser decide) for invalid escapes,
+/// surrogate escapes and a missing closing quote. The caller has checked that `b` holds no
+/// control characters (which JSON forbids in strings).
+fn scan_string(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+    let mut escaped = false;
+    loop {
+        i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+        if b[i] == b'"' {
+            return Some((i, escaped));
+        }
+        escaped = true;
+        match *b.get(i + 1)? {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+            b'u' => {
+                let v = hex4(b.get(i + 2..i + 6)?)?;
+                if (0xD800..0xE000).contains(&v) {
+                    return None;
+                }
+                i += 6;
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Whether `b` holds a control character (U+0000..U+001F), in one vectorisable pass.
+fn has_control(b: &[u8]) -> bool {
+    b.chunks(64)
+        .any(|c| c.iter().fold(0u8, |acc, &x| acc | (x < 0x20) as u8) != 0)
+}
+
+/// Skip one JSON value without whitespace starting at `b[i]`: the index after it. Stricter
+/// than JSON (no whitespace, no surrogate escapes, nesting depth at most 32): `None` means
+/// "let the general parser decide", never "valid".
+fn skip_value(b: &[u8], i: usize, depth: u32) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => scan_string(b, i + 1).map(|(end, _)| end + 1),
+        b't' => b[i..].starts_with(b"true").then_some(i + 4),
+        b'f' => b[i..].starts_with(b"false").then_some(i + 5),
+        b'n' => b[i..].starts_with(b"null").then_some(i + 4),
+        b'-' | b'0'..=b'9' => skip_number(b, i),
+        open @ (b'[' | b'{') => {
+            if depth >= 32 {
+                return None;
+            }
+            let close = if open == b'[' { b']' } else { b'}' };
+            let mut j = i + 1;
+            if b.get(j) == Some(&close) {
+                return Some(j + 1);
+            }
+            loop {
+                if open == b'{' {
+                    if b.get(j) != Some(&b'"') {
+                        return None;
+                    }
+                    let (end, _) = scan_string(b, j + 1)?;
+                    if b.get(end + 1) != Some(&b':') {
+                        return None;
+                    }
+                    j = end + 2;
+                }
+                j = skip_value(b, j, depth + 1)?;
+                match *b.get(j)? {
+                    b',' => j += 1,
+                    c if c == close => return Some(j + 1),
+                    _ => return None,
+                }
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Skip a JSON number (`-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`) at `b[i]`.
+fn skip_number(b: &[u8], mut i: usize) -> Option<usize> {
+    let digits = |b: &[u8], mut i: usize| -> Option<usize> {
+        let s = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        (i > s).then_some(i)
+    };
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i)? {
+        b'0' => i += 1,
+        b'1'..=b'9' => i = digits(b, i)?,
+        _ => return None,
+    }
+    if b.get(i) == Some(&b'.') {
+        i = digits(b, i + 1)?;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        i = digits(b, i)?;
+    }
+    Some(i)
+}
+
+/// An entry read by [`parse_entry_fast`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    pub op: OpRef<'a>,
+    /// The entry carries a `txn` field (its content is checked as JSON and otherwise ignored).
+    pub has_txn: bool,
+}
+
+/// The fast path of [`parse_entry`] for the shape BRI writes: one object without whitespace
+/// whose members are `action`, `target`, `value`, `member`, `oldKey` (each a string) and `txn`
+/// (any JSON value), each at most once. Strings with escapes are decoded into `scratch`
+/// (cleared first; reuse it across lines to avoid allocations). Returns `None` for anything
+/// else (other fields, other value types, whitespace, escaped keys, surrogate escapes,
+/// errors): the caller then uses [`parse_entry`], which has the final word. When it returns
+/// `Some`, the entry is the one [`parse_entry`] returns (property-tested against it).
+pub fn parse_entry_fast<'a>(json: &'a str, scratch: &'a mut String) -> Option<EntryRef<'a>> {
+    scratch.clear();
+    let b = json.as_bytes();
+    if b.first() != Some(&b'{') || has_control(b) {
+        return None;
+    }
+    let mut fields: [Option<Span>; 5] = [None; 5];
+    let (mut seen_txn, mut has_txn) = (false, false);
+    let mut i = 1;
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = next_quote_or_backslash(b, i + 1);
+        let slot = match b.get(i + 1..key_end)? {
+            b"action" => 0,
+            b"target" => 1,
+            b"value" => 2,
+            b"member" => 3,
+            b"oldKey" => 4,
+            b"txn" => 5,
+            _ => return None,
+        };
+        if b.get(key_end) != Some(&b'"') || b.get(key_end + 1) != Some(&b':') {
+            return None;
+        }
+        i = key_end + 2;
+        let end = if slot == 5 {
+            if seen_txn {
+                return None;
+            }
+            seen_txn = true;
+            // serde reads `"txn":null` as an absent field.
+            has_txn = !b[i..].starts_with(b"null");
+            skip_value(b, i, 0)?
+        } else {
+            if fields[slot].is_some() || b.get(i) != Some(&b'"') {
+                return None;
+            }
+            let (end, span) = read_string(json, i + 1, scratch)?;
+            fields[slot] = Some(span);
+            end + 1
+        };
+        match b.get(end) {
+            Some(b',') => i = end + 1,
+            Some(b'}') if end + 1 == b.len() => break,
+            _ => return None,
+        }
+    }
+    let decoded: &'a str = scratch;
+    let text = |f: Option<Span>| -> Option<&'a str> {
+        match f? {
+            Span::Line(a, z) => json.get(a..z),
+            Span::Scratch(a, z) => decoded.get(a..z),
+        }
+    };
+    let [action, target, value, member, old_key] = fields;
+    let action = match action? {
+        Span::Line(a, z) => json.get(a..z)?,
+        // An escaped action name is rare enough for the general parser.
+        Span::Scratch(..) => return None,
+    };
+    let op = match Action::from_name(action) {
+        Some(Action::Set) => OpRef::Set {
+            target: text(target)?,
+            value: text(value)?,
+        },
+        Some(Action::Delete) => OpRef::Delete {
+            target: text(target)?,
+        },
+        Some(Action::Rename) => OpRef::Rename {
+            old_key: text(old_key)?,
+            target: text(target)?,
+        },
+        Some(Action::SAdd) => OpRef::SAdd {
+            target: text(target)?,
+            member: text(member)?,
+        },
+        Some(Action::SRem) => OpRef::SRem {
+            target: text(target)?,
+            member: text(member)?,
+        },
+        None => OpRef::Unknown { action },
+    };
+    Some(EntryRef { op, has_txn })
+}
+
 /// Count raw U+2028/U+2029 characters (line breaks for Bun's readline, not for Node's).
 pub fn count_u2028_u2029(bytes: &[u8]) -> u64 {
     // UTF-8: E2 80 A8 / E2 80 A9.
@@ -512,6 +894,256 @@ mod tests {
         ] {
             assert!(matches!(split_line(bad), LineShape::Corrupt(_)), "{bad:?}");
         }
+    }
+
+    /// What the general parser gives, in the fast path's terms.
+    fn general(json: &str) -> Option<(Op, bool)> {
+        parse_entry(json).ok().map(|e| (e.op, e.has_txn))
+    }
+
+    /// The fast path never disagrees with the general parser: when it answers, the general
+    /// parser gives the same operation and `txn` flag.
+    fn check_agrees(json: &str) -> bool {
+        let mut scratch = String::from("left over from an earlier line");
+        match parse_entry_fast(json, &mut scratch) {
+            Some(e) => {
+                assert_eq!(
+                    Some((e.op.to_op(), e.has_txn)),
+                    general(json),
+                    "fast path disagrees on {json:?}"
+                );
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn fast_path_edge_cases() {
+        let taken = [
+            r#"{"action":"SET","target":"A","value":"{\"n\":1}"}"#,
+            r#"{"target":"A","value":"x|y|z","action":"SET"}"#,
+            r#"{"action":"SET","target":"k\"q","value":"\\\/\b\f\n\r\t\u00e9\u20AC\u0000"}"#,
+            "{\"action\":\"SET\",\"target\":\"A\",\"value\":\"raw \u{2028} \u{2029} \u{1F389} é\"}",
+            r#"{"action":"SET","target":"","value":""}"#,
+            r#"{"action":"DELETE","target":"A"}"#,
+            r#"{"action":"RENAME","target":"X:A:X","oldKey":"A"}"#,
+            r#"{"action":"SADD","target":"T?","member":"a"}"#,
+            r#"{"action":"SREM","target":"T?","member":"a"}"#,
+            r#"{"action":"FLY","target":"x"}"#,
+            r#"{"action":"NOPE"}"#,
+            r#"{"action":"DELETE","target":"A","value":"ignored"}"#,
+            r#"{"action":"SET","target":"A","value":"v","txn":{"txnId":"t","actions":[{"a":1.5e-3,"b":[true,false,null,-0,{}],"c":[]}]}}"#,
+            r#"{"action":"SET","target":"A","value":"v","txn":null}"#,
+            r#"{"action":"SET","target":"A","value":"v","txn":"s"}"#,
+            r#"{"action":"SET","target":"A","value":"v","txn":12}"#,
+        ];
+        for j in taken {
+            assert!(check_agrees(j), "expected the fast path to take {j:?}");
+        }
+        let declined = [
+            r#"{ "action":"SET","target":"A","value":"v"}"#,
+            r#"{"action":"SET","target":"A","value":"v"} "#,
+            r#"{"action":"SET","target":"A","value":"v","extra":1}"#,
+            r#"{"action":"SET","target":"A","value":1}"#,
+            r#"{"action":"SET","target":"A","value":null}"#,
+            r#"{"action":"SET","target":"A","value":{"a":1}}"#,
+            r#"{"action":"SET","target":"A","target":"B","value":"v"}"#,
+            r#"{"action":"SET","target":"A","value":"v","txn":1,"txn":2}"#,
+            r#"{"action":"SET","target":"A","value":"\ud83c\udf89"}"#,
+            r#"{"action":"SET","target":"A","value":"\ud800"}"#,
+            r#"{"action":"SET","target":"A","value":"\x"}"#,
+            r#"{"action":"SET","target":"A","value":"\u12"}"#,
+            "{\"action\":\"SET\",\"target\":\"A\",\"value\":\"tab\there\"}",
+            r#"{"action":"SET","target":"A"}"#,
+            r#"{"action":"S\u0045T","target":"A","value":"v"}"#,
+            r#"{"\u0061ction":"SET","target":"A","value":"v"}"#,
+            r#"{"action":"SET","target":"A","value":"v""#,
+            r#"{"action":"SET","target":"A","value":"v"}}"#,
+            r#"{"action":"SET","target":"A","value":"v",}"#,
+            r#"{"action":"SET","target":"A","value":"v","txn":01}"#,
+            r#"{"action":"SET","target":"A","value":"v","txn":[1,]}"#,
+            r#"{"action":"SET","target":"A","value":"v","txn":tru}"#,
+            r#"{"action":"SET","target":"A","value":"v","txn":1.}"#,
+            r#"{"action":"SET","target":"A","value":"v","txn":-}"#,
+            r#"{"action":"SET","target":"A","value":"v","txn":{"a" :1}}"#,
+            "{}",
+            "[]",
+            "",
+            "{",
+        ];
+        for j in declined {
+            assert!(!check_agrees(j), "expected the fast path to decline {j:?}");
+        }
+    }
+
+    /// Random entries built from pieces BRI writes and pieces it never writes: the fast path
+    /// agrees with the general parser whenever it answers, and answers for most well-formed
+    /// entries.
+    #[test]
+    fn fast_path_agrees_with_general_parser_on_random_entries() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let pieces = [
+            "a",
+            "Z",
+            "|",
+            "||",
+            "\\\"",
+            "\\\\",
+            "\\/",
+            "\\b",
+            "\\f",
+            "\\n",
+            "\\r",
+            "\\t",
+            "\\u0041",
+            "\\u00e9",
+            "\\u2028",
+            "\\uFFFF",
+            "\\ud83c\\udf89",
+            "\\ud800",
+            "\u{2028}",
+            "\u{2029}",
+            "é",
+            "東京",
+            "\u{1F389}",
+            "<!D>",
+            "$ID",
+            "{",
+            "}",
+            "[",
+            "]",
+            ":",
+            ",",
+            " ",
+            "\t",
+            "\\",
+            "\\x",
+            "\\u12",
+            "\"",
+            "\u{7f}",
+            "\u{1}",
+        ];
+        let keys = [
+            "action",
+            "target",
+            "value",
+            "member",
+            "oldKey",
+            "txn",
+            "other",
+            "act\\u0069on",
+        ];
+        let actions = [
+            "SET",
+            "DELETE",
+            "RENAME",
+            "SADD",
+            "SREM",
+            "FLY",
+            "",
+            "set",
+            "S\\u0045T",
+        ];
+        let raw_values = [
+            "null",
+            "1",
+            "-2.5e3",
+            "true",
+            "[1,\"a\"]",
+            "{\"k\":[]}",
+            "{}",
+            "01",
+            "[1,]",
+            "nul",
+            " 1",
+            "{\"a\" :1}",
+        ];
+        let string = |rng: &mut rand::rngs::StdRng| -> String {
+            let n = rng.gen_range(0..6);
+            let mut s = String::new();
+            for _ in 0..n {
+                s.push_str(pieces[rng.gen_range(0..pieces.len())]);
+            }
+            s
+        };
+        let mut taken = 0;
+        let mut sane_taken = 0;
+        let rounds = 20_000;
+        for _ in 0..rounds {
+            let sane = rng.gen_bool(0.5);
+            let mut parts = Vec::new();
+            let action = actions[rng.gen_range(0..if sane { 5 } else { actions.len() })];
+            parts.push(format!("\"action\":\"{action}\""));
+            for k in ["target", "value", "member", "oldKey"] {
+                if rng.gen_bool(if sane { 0.8 } else { 0.5 }) {
+                    let v = if sane {
+                        let mut s = String::new();
+                        for _ in 0..rng.gen_range(0..6) {
+                            s.push_str(pieces[rng.gen_range(0..17)]);
+                        }
+                        s
+                    } else {
+                        string(&mut rng)
+                    };
+                    parts.push(format!("\"{k}\":\"{v}\""));
+                }
+            }
+            if rng.gen_bool(0.2) {
+                let v = raw_values[rng.gen_range(0..if sane { 7 } else { raw_values.len() })];
+                parts.push(format!("\"txn\":{v}"));
+            }
+            if !sane {
+                for _ in 0..rng.gen_range(0..3) {
+                    let k = keys[rng.gen_range(0..keys.len())];
+                    let v = if rng.gen_bool(0.5) {
+                        format!("\"{}\"", string(&mut rng))
+                    } else {
+                        raw_values[rng.gen_range(0..raw_values.len())].to_owned()
+                    };
+                    parts.insert(rng.gen_range(0..=parts.len()), format!("\"{k}\":{v}"));
+                }
+            }
+            // Random order of members.
+            for i in (1..parts.len()).rev() {
+                parts.swap(i, rng.gen_range(0..=i));
+            }
+            let mut json = format!("{{{}}}", parts.join(","));
+            if !sane && rng.gen_bool(0.3) {
+                let cut = rng.gen_range(0..=json.len());
+                json = json.get(..cut).unwrap_or(&json).to_owned();
+            }
+            let took = check_agrees(&json);
+            taken += took as u32;
+            if sane && took {
+                sane_taken += 1;
+            }
+        }
+        assert!(
+            taken > rounds / 5,
+            "the fast path took only {taken} entries"
+        );
+        assert!(
+            sane_taken > rounds / 5,
+            "only {sane_taken} well-formed entries"
+        );
+    }
+
+    #[test]
+    fn json_str_decoding() {
+        let json = r#"{"action":"SADD","target":"a\"b\\c\/d\u00e9\u20ac|","member":"plain"}"#;
+        let mut scratch = String::new();
+        let e = parse_entry_fast(json, &mut scratch).unwrap();
+        let OpRef::SAdd { target, member } = e.op else {
+            panic!("not SADD")
+        };
+        assert_eq!(target, "a\"b\\c/d\u{e9}\u{20ac}|");
+        // Strings without escapes are borrowed from the line.
+        assert!(std::ptr::eq(
+            member.as_ptr(),
+            json[json.len() - 7..].as_ptr()
+        ));
     }
 
     #[test]
