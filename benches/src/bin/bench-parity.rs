@@ -57,6 +57,11 @@ struct Args {
     /// Redundancy in percent, for both tools.
     #[arg(long, default_value_t = 10)]
     redundancy: u32,
+    /// Time `bri archive verify` in full (parity + decompressing and hashing every member)
+    /// instead of `--quick` (parity shard hashes over every byte, which is what `par2 verify`
+    /// does: block hashes, no interpretation of the content).
+    #[arg(long)]
+    full_verify: bool,
     /// Zeroed 4 KiB blocks (4096-aligned) in the data region.
     #[arg(long, default_value_t = 3)]
     zero_blocks: usize,
@@ -566,12 +571,12 @@ fn real_main(a: &Args) -> Result<Value, String> {
 
     // --- verify ---
     let verify_args = |f: &Path| -> Vec<String> {
-        vec![
-            "archive".into(),
-            "verify".into(),
-            "-q".into(),
-            f.to_string_lossy().into(),
-        ]
+        let mut v: Vec<String> = vec!["archive".into(), "verify".into(), "-q".into()];
+        if !a.full_verify {
+            v.push("--quick".into());
+        }
+        v.push(f.to_string_lossy().into());
+        v
     };
     let par2_verify_args = ["verify", "-q", "-q", "archive.bri.zst.par2"];
     let pdir_ok = work.join("par2-intact");
