@@ -9,7 +9,7 @@ use bri_core::parity::{
     CopyState, IndexLocator, OverallState, ParityIndex, ParityReport, StripeReport, StripeState,
 };
 use indicatif::ProgressBar;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -205,24 +205,52 @@ pub fn repair(
             )));
         }
     }
-    // First pass: which stripes need work (reads everything once, writes nothing).
-    let report = {
-        let mut stripes = Vec::new();
-        for s in 0..index.stripe_count() {
-            let plan = index.stripe_plan(s)?;
-            let data = read_zero_filled(&mut src, len, plan.data.clone())?;
-            let parity = read_zero_filled(&mut src, len, plan.parity.clone())?;
-            stripes.push(index.check_stripe(s, &data, &parity)?);
-            bar.inc(plan.data.end - plan.data.start);
+    // One streaming pass: every stripe is read once, checked against its shard hashes,
+    // rebuilt when damaged (each rebuilt shard is checked against its hash), and written to a
+    // temporary sibling of the output; then the index copies and the seek table are written
+    // from the index. Nothing existing is touched until the finished copy is fsynced,
+    // re-checked and renamed into place.
+    let expected = index.file_len();
+    let tmp = fsutil::temp_sibling(&out_path);
+    let mut guard = TempGuard(Some(tmp.clone()));
+    let mut out = fsutil::create_new(&tmp)?;
+    let io = |e: std::io::Error| CliError::io(format!("writing {}", tmp.display()), e);
+    let mut stripes = Vec::new();
+    let (mut stripes_repaired, mut shards) = (0u64, 0u64);
+    for s in 0..index.stripe_count() {
+        let plan = index.stripe_plan(s)?;
+        let mut data = read_zero_filled(&mut src, len, plan.data.clone())?;
+        let mut parity = read_zero_filled(&mut src, len, plan.parity.clone())?;
+        let report = index.check_stripe(s, &data, &parity)?;
+        bar.inc(plan.data.end - plan.data.start);
+        match report.state {
+            StripeState::BeyondRepair => {
+                // Keep scanning: the error names every lost range, not just the first.
+                stripes.push(report);
+                continue;
+            }
+            StripeState::Repairable => {
+                index.rebuild_stripe(s, &mut data, &mut parity)?;
+                stripes_repaired += 1;
+                shards += report.damaged() as u64;
+            }
+            StripeState::Intact => {}
         }
-        let frame = index.index_frame();
-        let copies = vec![
-            copy_state(&mut src, len, index.index_copy_range(0), &frame)?,
-            copy_state(&mut src, len, index.index_copy_range(1), &frame)?,
-        ];
-        let seek = copy_state(&mut src, len, index.seek_table_range(), &index.seek_table())?;
-        summarize(index.clone(), len, stripes, copies, seek)
-    };
+        out.seek(SeekFrom::Start(plan.data.start))
+            .and_then(|_| out.write_all(&data))
+            .map_err(io)?;
+        out.seek(SeekFrom::Start(plan.parity.start))
+            .and_then(|_| out.write_all(&parity))
+            .map_err(io)?;
+        stripes.push(report);
+    }
+    let frame = index.index_frame();
+    let copies = vec![
+        copy_state(&mut src, len, index.index_copy_range(0), &frame)?,
+        copy_state(&mut src, len, index.index_copy_range(1), &frame)?,
+    ];
+    let seek = copy_state(&mut src, len, index.seek_table_range(), &index.seek_table())?;
+    let report = summarize(index.clone(), len, stripes, copies, seek);
     if report.state == OverallState::BeyondRepair {
         let first = report
             .stripes
@@ -238,19 +266,9 @@ pub fn repair(
             .into(),
         );
     }
-    if report.state == OverallState::Intact {
-        if dest.is_some() {
-            // Still produce the requested output: a verified copy.
-            let tmp = fsutil::temp_sibling(&out_path);
-            let mut guard = TempGuard(Some(tmp.clone()));
-            std::fs::copy(path, &tmp)
-                .map_err(|e| CliError::io(format!("copying to {}", tmp.display()), e))?;
-            File::open(&tmp)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| CliError::io("syncing", e))?;
-            fsutil::publish(&tmp, &out_path, overwrite)?;
-            guard.disarm();
-        }
+    let intact = report.state == OverallState::Intact;
+    if intact && dest.is_none() {
+        // Nothing to do in place; the temporary copy is dropped.
         return Ok(RepairSummary {
             output: out_path,
             already_intact: true,
@@ -260,52 +278,18 @@ pub fn repair(
             file_len: len,
         });
     }
-    let tmp = fsutil::temp_sibling(&out_path);
-    let mut guard = TempGuard(Some(tmp.clone()));
-    std::fs::copy(path, &tmp)
-        .map_err(|e| CliError::io(format!("copying to {}", tmp.display()), e))?;
-    let mut f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&tmp)
-        .map_err(|e| CliError::io(format!("opening {}", tmp.display()), e))?;
-    let io = |e: std::io::Error| CliError::io(format!("writing {}", tmp.display()), e);
-    let expected = index.file_len();
-    if len < expected {
-        f.set_len(expected).map_err(io)?; // zero-filled tail, rebuilt below
-    }
-    let (mut stripes_repaired, mut shards) = (0u64, 0u64);
-    for r in report
-        .stripes
-        .iter()
-        .filter(|r| r.state != StripeState::Intact)
-    {
-        let plan = index.stripe_plan(r.stripe)?;
-        let mut data = read_zero_filled(&mut f, expected, plan.data.clone())?;
-        let mut parity = read_zero_filled(&mut f, expected, plan.parity.clone())?;
-        let done = index.rebuild_stripe(r.stripe, &mut data, &mut parity)?;
-        f.seek(SeekFrom::Start(plan.data.start))
-            .and_then(|_| f.write_all(&data))
-            .map_err(io)?;
-        f.seek(SeekFrom::Start(plan.parity.start))
-            .and_then(|_| f.write_all(&parity))
-            .map_err(io)?;
-        stripes_repaired += 1;
-        shards += done.damaged() as u64;
-    }
-    let frame = index.index_frame();
     for c in 0..2u8 {
-        f.seek(SeekFrom::Start(index.index_copy_range(c).start))
-            .and_then(|_| f.write_all(&frame))
+        out.seek(SeekFrom::Start(index.index_copy_range(c).start))
+            .and_then(|_| out.write_all(&frame))
             .map_err(io)?;
     }
-    f.seek(SeekFrom::Start(index.seek_table_range().start))
-        .and_then(|_| f.write_all(&index.seek_table()))
+    out.seek(SeekFrom::Start(index.seek_table_range().start))
+        .and_then(|_| out.write_all(&index.seek_table()))
         .map_err(io)?;
-    f.set_len(expected).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    // Check the result before it replaces anything.
+    out.set_len(expected).map_err(io)?;
+    out.sync_all().map_err(io)?;
+    drop(out);
+    // Re-read the finished copy before it replaces anything.
     let after = scan(&tmp, &ProgressBar::hidden())?;
     if after.state != OverallState::Intact {
         return Err(bri_core::Error::Corrupted {
@@ -317,12 +301,13 @@ pub fn repair(
     guard.disarm();
     Ok(RepairSummary {
         output: out_path,
-        already_intact: false,
+        already_intact: intact,
         stripes_repaired,
         shards_rebuilt: shards,
-        metadata_rewritten: report.index_copies.iter().any(|c| *c != CopyState::Intact)
-            || report.seek_table != Some(CopyState::Intact)
-            || len != expected,
+        metadata_rewritten: !intact
+            && (report.index_copies.iter().any(|c| *c != CopyState::Intact)
+                || report.seek_table != Some(CopyState::Intact)
+                || len != expected),
         file_len: expected,
     })
 }
