@@ -159,6 +159,11 @@ pub struct RestoreArgs {
     /// Replace the existing directory instead of keeping it as a backup.
     #[arg(long)]
     pub clean: bool,
+    /// Run this shell command at each phase (before, afterSnapshot, after) with
+    /// BRI_HOOK_PHASE, BRI_ARCHIVE_ID and BRI_TARGET in its environment; a failing `before`
+    /// hook aborts the restore before anything is written.
+    #[arg(long)]
+    pub hook: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -865,7 +865,38 @@ pub fn choose(chain: &[Listed], point: &Point) -> Result<(usize, Option<u64>), C
 }
 
 /// Restore a data directory. See the module docs for what is written and how.
+/// What a restore is doing, for hooks (`--hook`) and the Node module's callbacks. An error
+/// returned from the callback at `Before` aborts the restore before anything is written.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "phase", rename_all = "camelCase")]
+pub enum RestoreEvent {
+    /// The archive is chosen; nothing has been written yet.
+    Before { archive_id: String, target: PathBuf },
+    /// The snapshot (the state at the point) is written and checked in the staging directory.
+    AfterSnapshot {
+        archive_id: String,
+        target: PathBuf,
+        documents: u64,
+    },
+    /// The restored directory is in place.
+    After {
+        archive_id: String,
+        target: PathBuf,
+        backup: Option<PathBuf>,
+    },
+}
+
+/// [`restore_with`] without event callbacks.
 pub fn restore(opts: &RestoreOptions, bar: &ProgressBar) -> Result<RestoreSummary, CliError> {
+    restore_with(opts, bar, &mut |_| Ok(()))
+}
+
+/// Restore a data directory, reporting its phases to `events`.
+pub fn restore_with(
+    opts: &RestoreOptions,
+    bar: &ProgressBar,
+    events: &mut dyn FnMut(&RestoreEvent) -> Result<(), CliError>,
+) -> Result<RestoreSummary, CliError> {
     let store = Store::new(&opts.store);
     let inst = store.instance()?;
     // The current timeline first, then older ones (newest first): after an in-place restore
@@ -929,6 +960,10 @@ pub fn restore(opts: &RestoreOptions, bar: &ProgressBar) -> Result<RestoreSummar
     if opts.dry_run {
         return Ok(summary);
     }
+    events(&RestoreEvent::Before {
+        archive_id: a.manifest.archive_id.clone(),
+        target: opts.target.clone(),
+    })?;
     // Build the new directory beside the target.
     let target = &opts.target;
     let parent = target
@@ -957,6 +992,11 @@ pub fn restore(opts: &RestoreOptions, bar: &ProgressBar) -> Result<RestoreSummar
         }
         .into());
     }
+    events(&RestoreEvent::AfterSnapshot {
+        archive_id: a.manifest.archive_id.clone(),
+        target: opts.target.clone(),
+        documents: summary.documents,
+    })?;
     fs::create_dir(stage.join("wal")).map_err(|e| CliError::io("creating wal/", e))?;
     fs::create_dir(stage.join("txn")).map_err(|e| CliError::io("creating txn/", e))?;
     if latest {
@@ -1049,6 +1089,11 @@ pub fn restore(opts: &RestoreOptions, bar: &ProgressBar) -> Result<RestoreSummar
         fsutil::sync_dir(parent)?;
     }
     guard.0 = None;
+    events(&RestoreEvent::After {
+        archive_id: summary.archive_id.clone(),
+        target: summary.target.clone(),
+        backup: summary.backup.clone(),
+    })?;
     Ok(summary)
 }
 

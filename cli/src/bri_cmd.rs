@@ -169,6 +169,7 @@ pub fn restore(cmd: RestoreCommand, cfg: &Config, out: &Output) -> CmdResult {
         target,
         dry_run,
         clean,
+        hook,
     } = args;
     let (data_dir, store_dir) = store.resolve(cfg);
     let opts = RestoreOptions {
@@ -180,7 +181,41 @@ pub fn restore(cmd: RestoreCommand, cfg: &Config, out: &Output) -> CmdResult {
         dry_run,
     };
     let bar = out.bytes_bar(0, "restoring");
-    let s = bri_archive::restore(&opts, &bar)?;
+    let mut run_hook = |ev: &bri_archive::RestoreEvent| -> Result<(), CliError> {
+        let Some(cmd) = &hook else { return Ok(()) };
+        let (phase, id, target) = match ev {
+            bri_archive::RestoreEvent::Before { archive_id, target } => {
+                ("before", archive_id, target)
+            }
+            bri_archive::RestoreEvent::AfterSnapshot {
+                archive_id, target, ..
+            } => ("afterSnapshot", archive_id, target),
+            bri_archive::RestoreEvent::After {
+                archive_id, target, ..
+            } => ("after", archive_id, target),
+        };
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .env("BRI_HOOK_PHASE", phase)
+            .env("BRI_ARCHIVE_ID", id)
+            .env("BRI_TARGET", target)
+            .status()
+            .map_err(|e| CliError::io(format!("running hook {cmd:?}"), e))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(CliError::Restore(format!(
+                "the {phase} hook {cmd:?} exited with {status}{}",
+                if phase == "before" {
+                    "; nothing was restored"
+                } else {
+                    ""
+                }
+            )))
+        }
+    };
+    let s = bri_archive::restore_with(&opts, &bar, &mut run_hook)?;
     bar.finish_and_clear();
     out.emit(&serde_json::to_value(&s).unwrap_or_default(), || {
         let reached = match s.timestamp {

@@ -37,6 +37,10 @@ pub enum CliError {
     /// An encrypted database and no key (ENCRYPTION_KEY_REQUIRED).
     #[error("{0}")]
     KeyRequired(String),
+
+    /// A restore step that failed (RESTORE_ERROR).
+    #[error("{0}")]
+    Restore(String),
 }
 
 impl CliError {
@@ -61,6 +65,7 @@ impl CliError {
             CliError::Config(_) => ErrorCode::ConfigError,
             CliError::History(_) => ErrorCode::WalChainBroken,
             CliError::KeyRequired(_) => ErrorCode::EncryptionKeyRequired,
+            CliError::Restore(_) => ErrorCode::RestoreError,
         }
     }
 

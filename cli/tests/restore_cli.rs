@@ -666,3 +666,82 @@ fn info_verify_stats_clone_and_delete_by_id() {
         0
     );
 }
+
+#[test]
+fn hooks_run_in_order_and_a_failing_before_hook_changes_nothing() {
+    let d = scratch("hooks");
+    let data = d.join("data");
+    copy_dir(&fixtures().join("basic/data"), &data);
+    let data_s = data.to_str().unwrap();
+    ok(
+        &bri(
+            &[
+                "archive",
+                "create",
+                "--data-dir",
+                data_s,
+                "--level",
+                "3",
+                "--json",
+            ],
+            None,
+        ),
+        "create",
+    );
+    let log = d.join("hooks.log");
+    let hook = format!(
+        "echo \"$BRI_HOOK_PHASE $BRI_ARCHIVE_ID\" >> {}",
+        log.display()
+    );
+    let target = d.join("r");
+    let r = ok(
+        &bri(
+            &[
+                "restore",
+                "latest",
+                "--data-dir",
+                data_s,
+                "--target",
+                target.to_str().unwrap(),
+                "--hook",
+                &hook,
+                "--json",
+            ],
+            None,
+        ),
+        "restore",
+    );
+    let lines: Vec<String> = fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let id = r["archiveId"].as_str().unwrap();
+    assert_eq!(
+        lines,
+        [
+            format!("before {id}"),
+            format!("afterSnapshot {id}"),
+            format!("after {id}")
+        ]
+    );
+    let target2 = d.join("r2");
+    let o = bri(
+        &[
+            "restore",
+            "latest",
+            "--data-dir",
+            data_s,
+            "--target",
+            target2.to_str().unwrap(),
+            "--hook",
+            "test \"$BRI_HOOK_PHASE\" != before",
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(9));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "RESTORE_ERROR");
+    assert!(!target2.exists(), "nothing restored");
+}
