@@ -385,11 +385,45 @@ fn push_new<V>(b: &mut Bucket<V>, h: u64, k: String, x: V) {
     }
 }
 
+/// A document's text in the replay state: as stored, or still JSON-escaped as in the WAL line
+/// (decoded by [`WorkState::into_state`], so versions overwritten later are never decoded).
+#[derive(Debug, Clone)]
+pub(crate) struct Doc {
+    text: String,
+    escaped: bool,
+}
+
+impl Doc {
+    fn plain(text: String) -> Self {
+        Doc {
+            text,
+            escaped: false,
+        }
+    }
+
+    fn into_text(self) -> String {
+        if self.escaped {
+            self.decoded()
+        } else {
+            self.text
+        }
+    }
+
+    fn decoded(&self) -> String {
+        if !self.escaped {
+            return self.text.clone();
+        }
+        let mut s = String::with_capacity(self.text.len());
+        super::wal::decode_checked_escapes(&self.text, &mut s);
+        s
+    }
+}
+
 /// The state as replay changes it: [`State`] with [`BucketMap`]s instead of ordered maps
 /// (the order is only needed for output; [`WorkState::into_state`] restores it).
 #[derive(Debug, Clone)]
 pub(crate) struct WorkState {
-    documents: BucketMap<String>,
+    documents: BucketMap<Doc>,
     collections: BucketMap<BucketMap<()>>,
 }
 
@@ -397,7 +431,7 @@ impl WorkState {
     pub(crate) fn from_state(s: State) -> Self {
         let mut documents = BucketMap::new();
         for (k, v) in s.documents {
-            documents.insert(k, v);
+            documents.insert(k, Doc::plain(v));
         }
         let mut collections = BucketMap::new();
         for (k, set) in s.collections {
@@ -415,7 +449,12 @@ impl WorkState {
 
     pub(crate) fn into_state(self) -> State {
         State {
-            documents: self.documents.into_vec().into_iter().collect(),
+            documents: self
+                .documents
+                .into_vec()
+                .into_iter()
+                .map(|(k, d)| (k, d.into_text()))
+                .collect(),
             collections: self
                 .collections
                 .into_vec()
@@ -431,7 +470,7 @@ impl WorkState {
                 .documents
                 .entries()
                 .into_iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .map(|(k, d)| (k.clone(), d.decoded()))
                 .collect(),
             collections: self
                 .collections
@@ -449,7 +488,7 @@ impl WorkState {
     pub(crate) fn apply_owned(&mut self, op: Op) {
         match op {
             Op::Set { target, value } => {
-                self.documents.insert(target, value);
+                self.documents.insert(target, Doc::plain(value));
             }
             Op::Delete { target } => {
                 self.documents.remove(&target);
@@ -478,14 +517,24 @@ impl WorkState {
     pub(crate) fn apply_ref(&mut self, op: &OpRef<'_>) {
         match *op {
             OpRef::Set { target, value } => {
-                self.documents.upsert(target, String::new, |doc| {
-                    // Do not keep a much larger buffer than the new text needs.
-                    if doc.capacity() > 2 * value.len() + 64 {
-                        *doc = String::with_capacity(value.len());
-                    }
-                    doc.clear();
-                    doc.push_str(value);
-                });
+                let value_raw = value.raw();
+                let escaped = value.is_escaped();
+                self.documents.upsert(
+                    target,
+                    || Doc::plain(String::new()),
+                    |d| {
+                        d.escaped = escaped;
+                        let (doc, value) = (&mut d.text, value_raw);
+                        // Reuse the buffer when it fits; do not keep one much larger than the text.
+                        if doc.capacity() < value.len()
+                            || doc.capacity() > value.len() + value.len() / 8 + 16
+                        {
+                            *doc = String::with_capacity(value.len());
+                        }
+                        doc.clear();
+                        doc.push_str(value);
+                    },
+                );
             }
             OpRef::Delete { target } => {
                 self.documents.remove(target);

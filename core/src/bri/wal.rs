@@ -189,8 +189,12 @@ pub fn split_line(bytes: &[u8]) -> LineShape<'_> {
             ))
         }
     };
-    let mut parts = text.splitn(3, '|');
-    let (Some(ts), Some(ptr), Some(payload)) = (parts.next(), parts.next(), parts.next()) else {
+    // The first two `|` separate the fields (ASCII, so the slices are char boundaries).
+    let fields = find_byte(bytes, b'|').and_then(|a| {
+        let b = a + 1 + find_byte(&bytes[a + 1..], b'|')?;
+        Some((text.get(..a)?, text.get(a + 1..b)?, text.get(b + 1..)?))
+    });
+    let Some((ts, ptr, payload)) = fields else {
         return LineShape::Corrupt(
             "the line does not have the form timestamp|pointer|entry".into(),
         );
@@ -439,7 +443,7 @@ impl Action {
 /// had escapes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpRef<'a> {
-    Set { target: &'a str, value: &'a str },
+    Set { target: &'a str, value: RawStr<'a> },
     Delete { target: &'a str },
     Rename { old_key: &'a str, target: &'a str },
     SAdd { target: &'a str, member: &'a str },
@@ -466,7 +470,7 @@ impl OpRef<'_> {
         match *self {
             OpRef::Set { target, value } => Op::Set {
                 target: s(target),
-                value: s(value),
+                value: value.decoded(),
             },
             OpRef::Delete { target } => Op::Delete { target: s(target) },
             OpRef::Rename { old_key, target } => Op::Rename {
@@ -548,6 +552,61 @@ fn next_quote_or_backslash(b: &[u8], mut i: usize) -> usize {
 enum Span {
     Line(usize, usize),
     Scratch(usize, usize),
+    /// Still escaped (the document text of a SET): start, end, has escapes.
+    Raw(usize, usize, bool),
+}
+
+/// A JSON string as written between its quotes, its escapes checked (each valid, none a
+/// surrogate) but not yet decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawStr<'a> {
+    raw: &'a str,
+    escaped: bool,
+}
+
+impl<'a> RawStr<'a> {
+    /// The text between the quotes.
+    pub fn raw(&self) -> &'a str {
+        self.raw
+    }
+
+    /// Whether it has escapes (else the raw text is the string).
+    pub fn is_escaped(&self) -> bool {
+        self.escaped
+    }
+
+    /// The decoded string.
+    pub fn decoded(&self) -> String {
+        let mut s = String::with_capacity(self.raw.len());
+        decode_checked_escapes(self.raw, &mut s);
+        s
+    }
+}
+
+/// Decode the escapes of a JSON string's text (between its quotes) that [`parse_entry_fast`]
+/// has checked, appending to `out`. Never fails: an escape it does not know (impossible after
+/// the check) is copied as written.
+pub(crate) fn decode_checked_escapes(raw: &str, out: &mut String) {
+    let b = raw.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while let Some(p) = find_byte(&b[i..], b'\\') {
+        let at = i + p;
+        // Backslashes and escape ends are ASCII positions: char boundaries.
+        out.push_str(raw.get(start..at).unwrap_or(""));
+        match escape_at(b, at) {
+            Some((c, len)) => {
+                out.push(c);
+                i = at + len;
+            }
+            None => {
+                out.push('\\');
+                i = at + 1;
+            }
+        }
+        start = i;
+    }
+    out.push_str(raw.get(start..).unwrap_or(""));
 }
 
 /// Read the JSON string whose opening quote is at `b[i - 1]`, decoding it into `out` in the
@@ -580,8 +639,8 @@ fn read_string(json: &str, i: usize, out: &mut String) -> Option<(usize, Span)> 
 fn scan_string(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
     let mut escaped = false;
     loop {
-        i += memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
-        if b[i] == b'"' {
+        i = next_quote_or_backslash(b, i);
+        if *b.get(i)? == b'"' {
             return Some((i, escaped));
         }
         escaped = true;
@@ -731,7 +790,14 @@ pub fn parse_entry_fast<'a>(json: &'a str, scratch: &'a mut String) -> Option<En
             if fields[slot].is_some() || b.get(i) != Some(&b'"') {
                 return None;
             }
-            let (end, span) = read_string(json, i + 1, scratch)?;
+            let (end, span) = if slot == 2 {
+                // The document text is kept escaped (checked, decoded once at the end, so
+                // overwritten versions are never decoded).
+                let (end, escaped) = scan_string(b, i + 1)?;
+                (end, Span::Raw(i + 1, end, escaped))
+            } else {
+                read_string(json, i + 1, scratch)?
+            };
             fields[slot] = Some(span);
             end + 1
         };
@@ -746,18 +812,25 @@ pub fn parse_entry_fast<'a>(json: &'a str, scratch: &'a mut String) -> Option<En
         match f? {
             Span::Line(a, z) => json.get(a..z),
             Span::Scratch(a, z) => decoded.get(a..z),
+            Span::Raw(..) => None,
         }
     };
     let [action, target, value, member, old_key] = fields;
     let action = match action? {
         Span::Line(a, z) => json.get(a..z)?,
         // An escaped action name is rare enough for the general parser.
-        Span::Scratch(..) => return None,
+        Span::Scratch(..) | Span::Raw(..) => return None,
     };
     let op = match Action::from_name(action) {
         Some(Action::Set) => OpRef::Set {
             target: text(target)?,
-            value: text(value)?,
+            value: match value? {
+                Span::Raw(a, z, escaped) => RawStr {
+                    raw: json.get(a..z)?,
+                    escaped,
+                },
+                _ => return None,
+            },
         },
         Some(Action::Delete) => OpRef::Delete {
             target: text(target)?,
