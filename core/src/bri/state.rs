@@ -330,6 +330,19 @@ impl<V> BucketMap<V> {
         self.place(h, k.to_owned(), x);
     }
 
+    /// All entries in key order, as an ordered map. Sorting on an 8-byte key prefix first
+    /// compares most pairs without a `memcmp` call.
+    pub(crate) fn into_btree<W>(self, f: impl Fn(V) -> W) -> BTreeMap<String, W> {
+        let mut v: Vec<(u64, String, W)> = self
+            .into_vec()
+            .into_iter()
+            .map(|(k, x)| (key_prefix(&k), k, f(x)))
+            .collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        // Already sorted: the collect only checks the order.
+        v.into_iter().map(|(_, k, x)| (k, x)).collect()
+    }
+
     /// All entries, in no particular order.
     pub(crate) fn into_vec(self) -> Vec<(String, V)> {
         let mut out = Vec::with_capacity(self.len);
@@ -361,6 +374,16 @@ impl<V> BucketMap<V> {
             .filter(|b| matches!(b, Bucket::Tree(_)))
             .count()
     }
+}
+
+/// The first 8 bytes of a key as a big-endian number (zero-padded): ordering by it and then by
+/// the whole key is the byte order of the keys.
+fn key_prefix(k: &str) -> u64 {
+    let b = k.as_bytes();
+    let mut w = [0u8; 8];
+    let n = b.len().min(8);
+    w[..n].copy_from_slice(&b[..n]);
+    u64::from_be_bytes(w)
 }
 
 fn push_new<V>(b: &mut Bucket<V>, h: u64, k: String, x: V) {
@@ -449,18 +472,10 @@ impl WorkState {
 
     pub(crate) fn into_state(self) -> State {
         State {
-            documents: self
-                .documents
-                .into_vec()
-                .into_iter()
-                .map(|(k, d)| (k, d.into_text()))
-                .collect(),
+            documents: self.documents.into_btree(Doc::into_text),
             collections: self
                 .collections
-                .into_vec()
-                .into_iter()
-                .map(|(k, m)| (k, m.into_vec().into_iter().map(|(x, ())| x).collect()))
-                .collect(),
+                .into_btree(|m| m.into_btree(|()| ()).into_keys().collect()),
         }
     }
 
@@ -648,6 +663,39 @@ mod tests {
         assert_eq!(got, r);
         let by_ref: BTreeMap<&String, &u32> = m.entries().into_iter().collect();
         assert_eq!(by_ref, r.iter().collect());
+    }
+
+    /// `into_btree` orders keys as bytes, also where the 8-byte prefixes tie.
+    #[test]
+    fn into_btree_orders_by_bytes() {
+        let keys = [
+            "",
+            "a",
+            "a\0",
+            "a\0\0",
+            "USER_0000001",
+            "USER_0000000",
+            "USER_000000",
+            "USER_",
+            "USER",
+            "USEQ_zzzzzzzz",
+            "\u{ff}",
+            "\u{7f}",
+            "é",
+            "東京",
+            "abcdefgh",
+            "abcdefgh\0",
+            "abcdefg",
+        ];
+        let mut m: BucketMap<usize> = BucketMap::new();
+        let mut r = BTreeMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            m.insert(k.to_string(), i);
+            r.insert(k.to_string(), i);
+        }
+        let got = m.into_btree(|x| x);
+        assert_eq!(got.keys().collect::<Vec<_>>(), r.keys().collect::<Vec<_>>());
+        assert_eq!(got, r);
     }
 
     /// The replay state and [`State`] agree on random operations (both entry paths).
