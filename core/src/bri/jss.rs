@@ -235,12 +235,26 @@ impl<'de> Visitor<'de> for JValVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JVal, A::Error> {
         let mut m: Vec<(String, JVal)> = Vec::new();
+        // Positions of keys, for objects too large to scan linearly (a snapshot's documents
+        // object has one key per document: a linear scan per key would be quadratic).
+        let mut index: Option<std::collections::BTreeMap<String, usize>> = None;
         while let Some((k, v)) = map.next_entry::<String, JVal>()? {
             // JSON.parse: a repeated key keeps its first position and its last value.
-            if let Some(slot) = m.iter_mut().find(|(ek, _)| *ek == k) {
-                slot.1 = v;
-            } else {
-                m.push((k, v));
+            if index.is_none() && m.len() >= 32 {
+                index = Some(m.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect());
+            }
+            let found = match &index {
+                Some(ix) => ix.get(&k).copied(),
+                None => m.iter().position(|(ek, _)| *ek == k),
+            };
+            match found {
+                Some(i) => m[i].1 = v,
+                None => {
+                    if let Some(ix) = index.as_mut() {
+                        ix.insert(k.clone(), m.len());
+                    }
+                    m.push((k, v));
+                }
             }
         }
         Ok(JVal::Obj(m))
