@@ -278,6 +278,8 @@ pub fn verify(file: &[u8], progress: Progress) -> Value {
         "state": state,
         "parity": if has_parity { serde_json::to_value(&parity).unwrap_or_default() } else { Value::Null },
         "parityMessage": parity.message,
+        // Always a full check here (the CLI's `--quick` skips decompressing the content).
+        "quick": false,
         "lostMembers": lost_members,
         "content": match &content {
             Ok(r) => serde_json::to_value(r).unwrap_or_default(),
