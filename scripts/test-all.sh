@@ -12,3 +12,6 @@ cargo build --locked -p bri-wasm --target wasm32-unknown-unknown
 
 echo "== Rust tests (all workspace crates)"
 cargo test --locked --workspace --no-fail-fast
+
+echo "== wasm inspector: Node cross-check (wasm vs native CLI) + headless Chromium"
+wasm/test.sh
