@@ -241,7 +241,12 @@ impl<'de> Visitor<'de> for JValVisitor {
         while let Some((k, v)) = map.next_entry::<String, JVal>()? {
             // JSON.parse: a repeated key keeps its first position and its last value.
             if index.is_none() && m.len() >= 32 {
-                index = Some(m.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect());
+                index = Some(
+                    m.iter()
+                        .enumerate()
+                        .map(|(i, (k, _))| (k.clone(), i))
+                        .collect(),
+                );
             }
             let found = match &index {
                 Some(ix) => ix.get(&k).copied(),
