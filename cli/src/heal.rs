@@ -6,7 +6,7 @@
 use crate::error::CliError;
 use crate::fsutil::{self, TempGuard};
 use bri_core::parity::{
-    CopyState, IndexLocator, OverallState, ParityIndex, ParityReport, StripeReport, StripeState,
+    CopyState, IndexLocator, OverallState, ParityIndex, ParityReport, StripeState,
 };
 use indicatif::ProgressBar;
 use std::fs::File;
@@ -48,15 +48,8 @@ fn copy_state(
     r: Range<u64>,
     want: &[u8],
 ) -> Result<CopyState, CliError> {
-    if r.start >= len {
-        return Ok(CopyState::Missing);
-    }
-    let have = read_zero_filled(file, len, r.clone())?;
-    Ok(if r.end <= len && have == want {
-        CopyState::Intact
-    } else {
-        CopyState::Damaged
-    })
+    let present = read_zero_filled(file, len, r.start.min(len)..r.end.min(len))?;
+    Ok(CopyState::of(&present, r, len, want))
 }
 
 /// Check every stripe and the replicated metadata of the archive at `path`.
@@ -68,23 +61,7 @@ pub fn scan(path: &Path, bar: &ProgressBar) -> Result<ParityReport, CliError> {
         .len();
     let index = match locate(&mut file, len)? {
         Ok(i) => i,
-        Err(message) => {
-            return Ok(ParityReport {
-                state: OverallState::IndexLost,
-                file_len: len,
-                expected_len: None,
-                layout: None,
-                data_len: None,
-                stripes: Vec::new(),
-                index_copies: Vec::new(),
-                seek_table: None,
-                missing_tail: 0,
-                trailing_bytes: 0,
-                lost: Vec::new(),
-                lost_frames: Vec::new(),
-                message: Some(message),
-            })
-        }
+        Err(message) => return Ok(ParityReport::index_lost(len, message)),
     };
     let mut stripes = Vec::new();
     for s in 0..index.stripe_count() {
@@ -105,49 +82,7 @@ pub fn scan(path: &Path, bar: &ProgressBar) -> Result<ParityReport, CliError> {
         index.seek_table_range(),
         &index.seek_table(),
     )?;
-    Ok(summarize(index, len, stripes, copies, seek))
-}
-
-fn summarize(
-    index: ParityIndex,
-    len: u64,
-    stripes: Vec<StripeReport>,
-    copies: Vec<CopyState>,
-    seek: CopyState,
-) -> ParityReport {
-    let expected = index.file_len();
-    let mut lost: Vec<Range<u64>> = stripes
-        .iter()
-        .flat_map(|s| s.lost.iter().cloned())
-        .collect();
-    lost.sort_by_key(|r| r.start);
-    let beyond = stripes.iter().any(|s| s.state == StripeState::BeyondRepair);
-    let damaged = stripes.iter().any(|s| s.state != StripeState::Intact)
-        || copies.iter().any(|c| *c != CopyState::Intact)
-        || seek != CopyState::Intact
-        || len != expected;
-    let state = if beyond {
-        OverallState::BeyondRepair
-    } else if damaged {
-        OverallState::Repairable
-    } else {
-        OverallState::Intact
-    };
-    ParityReport {
-        state,
-        file_len: len,
-        expected_len: Some(expected),
-        layout: Some(index.layout()),
-        data_len: Some(index.data_len()),
-        lost_frames: index.frames_touching(&lost),
-        stripes,
-        index_copies: copies,
-        seek_table: Some(seek),
-        missing_tail: expected.saturating_sub(len),
-        trailing_bytes: len.saturating_sub(expected),
-        lost,
-        message: None,
-    }
+    Ok(ParityReport::assemble(&index, len, stripes, copies, seek))
 }
 
 fn not_found_or_io(path: &Path, e: std::io::Error) -> CliError {
@@ -250,7 +185,7 @@ pub fn repair(
         copy_state(&mut src, len, index.index_copy_range(1), &frame)?,
     ];
     let seek = copy_state(&mut src, len, index.seek_table_range(), &index.seek_table())?;
-    let report = summarize(index.clone(), len, stripes, copies, seek);
+    let report = ParityReport::assemble(&index, len, stripes, copies, seek);
     if report.state == OverallState::BeyondRepair {
         let first = report
             .stripes
