@@ -210,33 +210,17 @@ fn verify(a: VerifyArgs, out: &Output) -> CmdResult {
         .map(|m| m.error_correction.is_some())
         .unwrap_or(true);
     // The verdict: intact only when both agree; repairable only when parity can rebuild it.
-    let state = match parity.state {
-        OverallState::Intact if content_ok => "intact",
-        OverallState::Intact => "beyondRepair", // parity matches damaged content: nothing to rebuild from
-        OverallState::Repairable => "repairable",
-        OverallState::BeyondRepair => "beyondRepair",
-        OverallState::IndexLost if content_ok && !parity_expected => "intact",
-        OverallState::IndexLost => "beyondRepair",
-    };
+    let state = bri_core::verify::Verdict::of(&parity, content_ok, parity_expected).as_str();
     let exit = match state {
         "intact" => 0,
         "repairable" => EXIT_DAMAGED,
         _ => EXIT_BEYOND_REPAIR,
     };
     // Members touched by lost bytes.
-    let lost_members: Vec<String> = match &manifest {
-        Some(m) => m
-            .members
-            .iter()
-            .filter(|e| {
-                parity.lost_frames.iter().any(|&f| {
-                    f >= e.first_frame as usize && f < (e.first_frame + e.frame_count) as usize
-                })
-            })
-            .map(|e| e.path.clone())
-            .collect(),
-        None => Vec::new(),
-    };
+    let lost_members: Vec<String> = manifest
+        .as_ref()
+        .map(|m| bri_core::verify::members_in_frames(m, &parity.lost_frames))
+        .unwrap_or_default();
     let v = json!({
         "file": a.file,
         "archiveId": manifest.as_ref().map(|m| m.archive_id.clone()),

@@ -381,3 +381,60 @@ pub fn verify_bytes(file: &[u8], codec: &dyn Codec) -> crate::Result<VerifyRepor
     }
     Ok(v.finish())
 }
+
+/// The overall verdict of a verification, combining the parity layer and the content check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Verdict {
+    /// Every byte as written, every member's checksum right.
+    Intact,
+    /// Damaged, and the parity inside the file rebuilds it.
+    Repairable,
+    /// Damaged beyond what the parity can rebuild (or the file has no parity).
+    BeyondRepair,
+}
+
+impl Verdict {
+    /// `"intact"`, `"repairable"` or `"beyondRepair"` (the `state` of `verify --json`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Intact => "intact",
+            Verdict::Repairable => "repairable",
+            Verdict::BeyondRepair => "beyondRepair",
+        }
+    }
+
+    /// Combine the parity report with the content check. `content_ok` is the content
+    /// verification's result (true when it was skipped because parity covers every byte);
+    /// `parity_expected` says whether the manifest records error correction (true when the
+    /// manifest could not be read).
+    pub fn of(
+        parity: &crate::parity::ParityReport,
+        content_ok: bool,
+        parity_expected: bool,
+    ) -> Verdict {
+        use crate::parity::OverallState;
+        match parity.state {
+            OverallState::Intact if content_ok => Verdict::Intact,
+            // Parity matches content that is damaged: there is nothing to rebuild from.
+            OverallState::Intact => Verdict::BeyondRepair,
+            OverallState::Repairable => Verdict::Repairable,
+            OverallState::BeyondRepair => Verdict::BeyondRepair,
+            OverallState::IndexLost if content_ok && !parity_expected => Verdict::Intact,
+            OverallState::IndexLost => Verdict::BeyondRepair,
+        }
+    }
+}
+
+/// Paths of the members that have bytes in any of `lost_frames` (data-frame indices).
+pub fn members_in_frames(manifest: &Manifest, lost_frames: &[usize]) -> Vec<String> {
+    manifest
+        .members
+        .iter()
+        .filter(|e| {
+            let r = e.first_frame as usize..(e.first_frame + e.frame_count) as usize;
+            lost_frames.iter().any(|f| r.contains(f))
+        })
+        .map(|e| e.path.clone())
+        .collect()
+}

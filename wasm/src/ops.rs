@@ -251,27 +251,11 @@ pub fn verify(file: &[u8], progress: Progress) -> Value {
         .as_ref()
         .map(|m| m.error_correction.is_some())
         .unwrap_or(true);
-    let state = match parity.state {
-        OverallState::Intact if content_ok => "intact",
-        OverallState::Intact => "beyondRepair",
-        OverallState::Repairable => "repairable",
-        OverallState::BeyondRepair => "beyondRepair",
-        OverallState::IndexLost if content_ok && !parity_expected => "intact",
-        OverallState::IndexLost => "beyondRepair",
-    };
-    let lost_members: Vec<String> = match &manifest {
-        Some(m) => m
-            .members
-            .iter()
-            .filter(|e| {
-                parity.lost_frames.iter().any(|&f| {
-                    f >= e.first_frame as usize && f < (e.first_frame + e.frame_count) as usize
-                })
-            })
-            .map(|e| e.path.clone())
-            .collect(),
-        None => Vec::new(),
-    };
+    let state = bri_core::verify::Verdict::of(&parity, content_ok, parity_expected).as_str();
+    let lost_members: Vec<String> = manifest
+        .as_ref()
+        .map(|m| bri_core::verify::members_in_frames(m, &parity.lost_frames))
+        .unwrap_or_default();
     json!({
         "archiveId": manifest.as_ref().map(|m| m.archive_id.clone()),
         "ok": state == "intact",
