@@ -719,6 +719,17 @@ pub fn create(opts: &BriCreateOptions, bar: &ProgressBar) -> Result<BriCreateSum
         Ok(())
     };
     let dest = store.dir.join(format!("{archive_id}.bri.zst"));
+    // Temporary archives of killed runs are swept (never listed: their names start with '.').
+    if let Ok(rd) = fs::read_dir(&store.dir) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with(".arc_") {
+                fsutil::sweep_stale_temps(
+                    &store.dir.join(&n[1..n.find(".tmp-").unwrap_or(n.len())]),
+                );
+            }
+        }
+    }
     let mut finalize = |w: &mut bri_core::writer::ArchiveWriter| -> Result<(), CliError> {
         let (mut e, current) = engine.replace((
             WalEngine::new(State::new(), ReplayOptions::default(), None),
@@ -972,6 +983,8 @@ pub fn restore_with(
         .unwrap_or(Path::new("."));
     fs::create_dir_all(parent)
         .map_err(|e| CliError::io(format!("creating {}", parent.display()), e))?;
+    // Staging directories of restores that were killed are swept first.
+    fsutil::sweep_stale_temps(target);
     let stage = fsutil::temp_sibling(target);
     let mut guard = DirGuard(Some(stage.clone()));
     fs::create_dir(&stage).map_err(|e| CliError::io(format!("creating {}", stage.display()), e))?;

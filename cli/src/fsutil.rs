@@ -114,3 +114,45 @@ pub fn safe_join(root: &Path, member: &str) -> Result<PathBuf, CliError> {
     }
     Ok(cur)
 }
+
+/// Remove what killed runs left beside `path`: temporary siblings (`.<name>.tmp-<pid>-<nonce>`,
+/// see [`temp_sibling`]) whose process no longer exists. Returns how many were removed. Only
+/// names this program generates are touched.
+pub fn sweep_stale_temps(path: &Path) -> usize {
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return 0;
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let prefix = format!(".{name}.tmp-");
+    let Ok(rd) = fs::read_dir(&dir) else { return 0 };
+    let mut removed = 0;
+    for e in rd.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = n.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some((pid, nonce)) = rest.split_once('-') else {
+            continue;
+        };
+        let (Ok(pid), true) = (
+            pid.parse::<u32>(),
+            nonce.len() == 8 && nonce.bytes().all(|b| b.is_ascii_hexdigit()),
+        ) else {
+            continue;
+        };
+        if pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        let p = e.path();
+        let ok = match fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => fs::remove_dir_all(&p).is_ok(),
+            Ok(_) => fs::remove_file(&p).is_ok(),
+            Err(_) => false,
+        };
+        removed += usize::from(ok);
+    }
+    removed
+}

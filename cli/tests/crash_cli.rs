@@ -174,6 +174,26 @@ fn sigkill_during_create_and_restore_never_loses_or_lists_partial_data() {
         "--json",
     ]);
     assert_eq!(state(&data), original);
+    // The successful runs swept what the killed ones left: no temporary archives in the
+    // store, no staging directories beside the data directory.
+    json(&[
+        "archive",
+        "create",
+        "--data-dir",
+        &data_s,
+        "--local-dir",
+        &store_s,
+        "--json",
+    ]);
+    let leftovers = |dir: &Path| -> Vec<String> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".tmp-"))
+            .collect()
+    };
+    assert_eq!(leftovers(&store), Vec::<String>::new());
+    assert_eq!(leftovers(&d), Vec::<String>::new());
     assert!(
         killed > 5,
         "only {killed} runs were actually interrupted; the harness is not testing anything"
