@@ -3,29 +3,15 @@
 //! the data directory holds either the old or the new state (never a mix, never nothing), and
 //! the next run succeeds.
 
+mod common;
+use common::*;
+
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/bri")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let (p, t) = (e.path(), to.join(e.file_name()));
-        if p.is_dir() {
-            copy_dir(&p, &t);
-        } else {
-            fs::copy(&p, &t).unwrap();
-        }
-    }
-}
 
 fn run(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_bri"))

@@ -1,44 +1,19 @@
 //! `bri db state|verify|stats`: the real binary against the BRI fixtures
 //! (tests/fixtures/bri: data written by BRI itself and the states it recovers).
 
+mod common;
+use common::*;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const SCENARIOS: [&str; 6] = [
-    "basic",
-    "multiseg",
-    "softdelete-sets",
-    "encrypted",
-    "crashed-tail",
-    "txn",
-];
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/bri")
-}
+use std::process::Output;
 
 fn data(name: &str) -> PathBuf {
     fixtures().join(name).join("data")
 }
 
-fn key(name: &str) -> Option<String> {
-    std::fs::read_to_string(fixtures().join(name).join("key.hex"))
-        .ok()
-        .map(|s| s.trim().to_owned())
-}
-
 fn read_json(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-}
-
-fn bri(args: &[&str], key: Option<&str>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bri"));
-    c.args(args).env_remove("BRI_ENCRYPTION_KEY");
-    if let Some(k) = key {
-        c.env("BRI_ENCRYPTION_KEY", k);
-    }
-    c.output().expect("run bri")
 }
 
 fn stdout_json(o: &Output) -> Value {
@@ -52,32 +27,6 @@ fn stdout_json(o: &Output) -> Value {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A fresh scratch directory (no tempfile dependency): removed at the start of each use.
-fn scratch(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bri-db-cli-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let p = e.path();
-        let t = to.join(e.file_name());
-        if p.is_dir() {
-            copy_dir(&p, &t);
-        } else {
-            std::fs::copy(&p, &t).unwrap();
-            let mut perm = std::fs::metadata(&t).unwrap().permissions();
-            #[allow(clippy::permissions_set_readonly_false)]
-            perm.set_readonly(false);
-            std::fs::set_permissions(&t, perm).unwrap();
-        }
-    }
 }
 
 /// `bri db state --at T` equals expected/pitr/<T>.json for every scenario and every T, with T

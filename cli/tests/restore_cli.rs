@@ -2,38 +2,13 @@
 //! latest state and every fixture point in time into fresh directories: `bri db state` of
 //! each restored directory equals what BRI itself recovers (tests/fixtures/bri/*/expected).
 
+mod common;
+use common::*;
+
 use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-const SCENARIOS: [&str; 6] = [
-    "basic",
-    "multiseg",
-    "softdelete-sets",
-    "encrypted",
-    "crashed-tail",
-    "txn",
-];
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/bri")
-}
-
-fn key(name: &str) -> Option<String> {
-    fs::read_to_string(fixtures().join(name).join("key.hex"))
-        .ok()
-        .map(|s| s.trim().to_owned())
-}
-
-fn bri(args: &[&str], key: Option<&str>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bri"));
-    c.args(args).env_remove("BRI_ENCRYPTION_KEY");
-    if let Some(k) = key {
-        c.env("BRI_ENCRYPTION_KEY", k);
-    }
-    c.output().expect("run bri")
-}
 
 fn ok(o: &Output, what: &str) -> Value {
     assert!(
@@ -43,26 +18,6 @@ fn ok(o: &Output, what: &str) -> Value {
         String::from_utf8_lossy(&o.stderr)
     );
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{what}: not JSON: {e}"))
-}
-
-fn scratch(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("bri-restore-cli-{}-{tag}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let (p, t) = (e.path(), to.join(e.file_name()));
-        if p.is_dir() {
-            copy_dir(&p, &t);
-        } else {
-            fs::copy(&p, &t).unwrap();
-        }
-    }
 }
 
 /// Cut a copy of the data directory's WAL after about half of its lines, in the middle of a
