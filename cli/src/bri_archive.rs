@@ -416,14 +416,7 @@ fn first_start(
     key: Option<&Key>,
 ) -> Result<Start, CliError> {
     let snap = snapshot.map(|b| read_snapshot(b, key)).transpose()?;
-    let cold_state = |mut state: State| -> Result<State, CliError> {
-        for (ty, file, p) in &dd.cold {
-            let text =
-                fs::read(p).map_err(|e| CliError::io(format!("reading {}", p.display()), e))?;
-            state.add_cold_document(ty, file, &String::from_utf8_lossy(&text));
-        }
-        Ok(state)
-    };
+    let cold_state = |state: State| crate::db::with_cold_documents(dd, state);
     let first_seg = dd.segments.first().map(|(n, _)| n.clone());
     if let Some(s) = &snap {
         if s.wal_line == 0 {

@@ -228,13 +228,18 @@ pub fn load_snapshot_state(dd: &DataDir, key: Option<&Key>) -> Result<(Snapshot,
     let bytes =
         std::fs::read(path).map_err(|e| CliError::io(format!("reading {}", path.display()), e))?;
     let snap = read_snapshot(&bytes, key)?;
-    let mut state = snap.state.clone();
+    let state = with_cold_documents(dd, snap.state.clone())?;
+    Ok((snap, state))
+}
+
+/// Register the `cold/` files of `dd` in `state` the way BRI does on start.
+pub fn with_cold_documents(dd: &DataDir, mut state: State) -> Result<State, CliError> {
     for (ty, file, p) in &dd.cold {
         let text =
             std::fs::read(p).map_err(|e| CliError::io(format!("reading {}", p.display()), e))?;
         state.add_cold_document(ty, file, &String::from_utf8_lossy(&text));
     }
-    Ok((snap, state))
+    Ok(state)
 }
 
 /// Where a computed state came from.
